@@ -1,0 +1,1 @@
+"""pulse: real-time user-behaviour analytics pipeline."""

@@ -1,0 +1,1 @@
+"""Enrichers, one module each, pure and free of clients."""

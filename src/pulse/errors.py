@@ -1,0 +1,23 @@
+"""Exception taxonomy: transient failures are retried, terminal ones stop with a clear message."""
+
+from __future__ import annotations
+
+
+class PulseError(Exception):
+    """Base of all pulse errors."""
+
+
+class TerminalError(PulseError):
+    """Retrying will not help: stop and tell the user what to fix."""
+
+
+class TransientError(PulseError):
+    """Likely to go away (a restart, a network blip): retry with backoff."""
+
+
+class ConfigError(TerminalError):
+    """A setting is wrong or missing."""
+
+
+class MissingToolError(TerminalError):
+    """A program the local stack needs (Java, Maven, PostgreSQL) is not installed."""

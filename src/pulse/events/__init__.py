@@ -1,0 +1,1 @@
+"""Decode and validate: raw Kafka bytes -> Event | Rejection."""

@@ -1,0 +1,1 @@
+"""Event -> star-schema rows: dimension keys, fact rows, rollup deltas."""

@@ -1,0 +1,1 @@
+"""Serving: dashboards and the terminal live view."""

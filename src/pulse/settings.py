@@ -1,0 +1,98 @@
+"""One frozen, typed settings object; every value can come from a PULSE_* environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pulse.errors import ConfigError
+
+DEFAULT_VIEW_COLLECTIONS = ("view_product_detail",)
+
+
+class Settings(BaseSettings):
+    """All pulse settings. See `deploy/pulse.env.example` for the documented reference."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_", frozen=True, extra="ignore")
+
+    # --- where things are --------------------------------------------------------------------
+    home: Path = Field(default=Path(".pulse"), description="Where the local stack keeps its data.")
+    kafka_bootstrap: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers.")
+    topic: str = Field(default="product_views", description="Topic the events arrive on.")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions when pulse creates the topic.")
+    consumer_group: str = Field(default="pulse-native", description="Consumer group of the native engine.")
+    database_url: str = Field(
+        default="postgresql://pulse@127.0.0.1:54329/pulse",
+        description="Owner connection: migrations (and everything else unless the role URLs are set).",
+    )
+    loader_database_url: str | None = Field(
+        default=None, description="Connection of the engine (pulse_loader role). Defaults to database_url."
+    )
+    reader_database_url: str | None = Field(
+        default=None, description="Connection for KPI reads (pulse_reader role). Defaults to database_url."
+    )
+
+    # --- semantics ---------------------------------------------------------------------------
+    timezone: str = Field(default="UTC", description="IANA zone that defines 'today' for KPIs.")
+    view_collections: tuple[str, ...] = Field(
+        default=DEFAULT_VIEW_COLLECTIONS, description="Collections that count as a view in KPIs."
+    )
+    include_bots: bool = Field(default=False, description="Count bot traffic in KPIs.")
+
+    # --- enrichment --------------------------------------------------------------------------
+    geoip_database: Path | None = Field(
+        default=None, description=".mmdb or IP2Location .BIN file; default: the bundled DB-IP City Lite."
+    )
+    storefronts_file: Path | None = Field(
+        default=None, description="CSV host-suffix -> country map; default: the bundled file."
+    )
+    hash_key: SecretStr = Field(
+        default=SecretStr("pulse-dev-only-key-change-me"),
+        description="Key for the keyed hash of e-mail and device id. Set your own in production.",
+    )
+    max_event_bytes: int = Field(default=1_000_000, ge=1024, description="Larger messages are rejected.")
+
+    # --- engine ------------------------------------------------------------------------------
+    batch_max_events: int = Field(default=5000, ge=1, description="Micro-batch size bound.")
+    batch_max_wait_ms: int = Field(default=200, ge=1, description="Micro-batch time bound.")
+    retry_max_backoff_s: float = Field(default=30.0, gt=0, description="Longest wait between retries.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (example: Europe/Berlin)") from exc
+        return value
+
+    @property
+    def loader_url(self) -> str:
+        """Connection string the engine loads with."""
+        return self.loader_database_url or self.database_url
+
+    @property
+    def reader_url(self) -> str:
+        """Connection string the KPI readers use."""
+        return self.reader_database_url or self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides; a bad value stops with a message."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PULSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (read once)."""
+    return load_settings()

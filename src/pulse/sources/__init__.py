@@ -1,0 +1,1 @@
+"""Event sources: Kafka, replay files and the synthetic traffic generator."""

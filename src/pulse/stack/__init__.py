@@ -1,0 +1,1 @@
+"""Local Kafka + PostgreSQL lifecycle for development, tests and the demo."""

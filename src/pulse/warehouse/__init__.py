@@ -1,0 +1,1 @@
+"""PostgreSQL warehouse: migrations, the batch loader and the KPI queries."""
