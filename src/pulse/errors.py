@@ -21,3 +21,7 @@ class ConfigError(TerminalError):
 
 class MissingToolError(TerminalError):
     """A program the local stack needs (Java, Maven, PostgreSQL) is not installed."""
+
+
+class BadRequestError(PulseError):
+    """A request names something that does not exist or lacks a parameter (a 4xx, not a crash)."""

@@ -1,0 +1,287 @@
+"""The `pulse` command line: a thin layer over the library (stack, migrate, run, produce, kpi, demo)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pulse.errors import PulseError
+from pulse.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="pulse: real-time user-behaviour analytics. Kafka -> enriched PostgreSQL star schema -> live KPIs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+stack_app = typer.Typer(help="Local Kafka + PostgreSQL for development, tests and the demo.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger("pulse")
+
+
+class OutputFormat(StrEnum):
+    """How read commands print their answer."""
+
+    table = "table"
+    json = "json"
+
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for people, json for programs.")]
+
+
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = "INFO",
+    log_format: Annotated[str, typer.Option(help="text, or json (one object per line, for Elastic).")] = "text",
+) -> None:
+    from pulse.ops.logging import configure_logging
+
+    configure_logging(log_level, log_format)
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    from pulse.stack.postgres import export_local_credentials
+
+    export_local_credentials(settings)
+    return settings
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+# ---------------------------------------------------------------------------------------- stack
+@stack_app.command("up")
+def stack_up_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Start Kafka (KRaft) and PostgreSQL under PULSE_HOME, create the topic, wait until healthy."""
+    from pulse.stack.manager import stack_up
+
+    with console.status("starting the local stack...") as status:
+        result = stack_up(_settings(), progress=lambda msg: status.update(msg))
+    _show_status(result.as_dict(), fmt)
+
+
+@stack_app.command("down")
+def stack_down_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Stop the local Kafka and PostgreSQL (data is kept under PULSE_HOME)."""
+    from pulse.stack.manager import stack_down
+
+    _show_status(stack_down(_settings()).as_dict(), fmt)
+
+
+@stack_app.command("status")
+def stack_status_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Show whether the local Kafka and PostgreSQL are up, and how to reach them."""
+    from pulse.stack.manager import stack_status
+
+    _show_status(stack_status(_settings()).as_dict(), fmt)
+
+
+def _show_status(doc: dict[str, Any], fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        _print_json(doc)
+        return
+    table = Table(show_header=False)
+    for key, value in doc.items():
+        style = "green" if value == "up" else "red" if value == "down" else ""
+        table.add_row(key, f"[{style}]{value}[/]" if style else str(value))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------- warehouse
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the warehouse schema (idempotent)."""
+    from pulse.warehouse.loader import connect
+    from pulse.warehouse.migrate import migrate as apply
+
+    settings = _settings()
+    with connect(settings.database_url) as conn:
+        done = apply(conn)
+    if done:
+        for m in done:
+            console.print(f"applied migration {m.version:04d} {m.name}")
+    else:
+        console.print("warehouse schema is up to date")
+
+
+# ---------------------------------------------------------------------------------------- engine
+@app.command()
+def run(
+    until_idle: Annotated[
+        float | None, typer.Option(help="Exit after this many seconds without new messages.")
+    ] = None,
+) -> None:
+    """Run the native streaming engine: Kafka -> transform -> PostgreSQL, exactly once."""
+    from pulse.engines.native import NativeEngine
+
+    engine = NativeEngine(_settings())
+    engine.install_signal_handlers()
+    stats = engine.run(until_idle=until_idle)
+    console.print(f"engine stopped: {stats.as_dict()}")
+
+
+# ---------------------------------------------------------------------------------------- traffic
+@app.command()
+def produce(
+    count: Annotated[int, typer.Option(min=1, help="How many events to send.")],
+    rate: Annotated[float | None, typer.Option(min=0.001, help="Events per second (default: as fast as possible).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed sends the same events.")] = 0,
+) -> None:
+    """Send realistic synthetic Glamira traffic to the topic."""
+    from pulse.sources.kafka_producer import produce_synthetic
+
+    sent = produce_synthetic(_settings(), count=count, rate=rate, seed=seed, progress=True)
+    console.print(f"sent {sent} events")
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="One message per line.")],
+    rate: Annotated[float | None, typer.Option(min=0.001, help="Messages per second.")] = None,
+) -> None:
+    """Send each line of a file to the topic as is (invalid lines too: they get quarantined)."""
+    from pulse.sources.kafka_producer import replay_file
+
+    sent = replay_file(_settings(), file, rate=rate, progress=True)
+    console.print(f"sent {sent} messages")
+
+
+# ---------------------------------------------------------------------------------------- KPIs
+@app.command()
+def kpi(
+    name: Annotated[str, typer.Argument(help="top-products, top-countries, top-referrers, stores-by-country,"
+                                             " product-hourly or browser-os-hourly.")],
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today in --tz).")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA time zone (default: PULSE_TIMEZONE).")] = None,
+    country: Annotated[str | None, typer.Option(help="For stores-by-country: ISO code or English name.")] = None,
+    product_id: Annotated[str | None, typer.Option(help="For product-hourly.")] = None,
+    include_bots: Annotated[bool | None, typer.Option("--include-bots/--exclude-bots",
+                                                      help="Count bot traffic (default: PULSE_INCLUDE_BOTS).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Answer one of the six KPIs for a day."""
+    from pulse.warehouse.kpis import run_kpi
+
+    window = _window(day, tz, include_bots)
+    with _reader() as conn:
+        answer = run_kpi(conn, name, window, country=country, product_id=product_id)
+    if fmt is OutputFormat.json:
+        _print_json(answer)
+    else:
+        from pulse.serve.terminal import render_kpi
+
+        console.print(render_kpi(answer))
+
+
+def _window(day: str | None, tz: str | None, include_bots: bool | None) -> Any:
+    from pulse.warehouse.kpis import KpiWindow, today_in
+
+    settings = _settings()
+    zone = tz or settings.timezone
+    try:
+        load_settings(timezone=zone)
+    except PulseError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tz") from None
+    try:
+        chosen = date.fromisoformat(day) if day else today_in(zone)
+    except ValueError:
+        raise typer.BadParameter(f"{day!r} is not a date like 2026-11-28", param_hint="--date") from None
+    return KpiWindow(
+        day=chosen, tz=zone, view_collections=settings.view_collections,
+        include_bots=settings.include_bots if include_bots is None else include_bots,
+    )
+
+
+def _reader() -> Any:
+    from pulse.warehouse.loader import connect
+
+    return connect(_settings().reader_url)
+
+
+@app.command()
+def stats(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Events loaded, duplicates skipped, quarantined (by reason) and freshness."""
+    from pulse.warehouse.kpis import load_stats
+
+    with _reader() as conn:
+        doc = load_stats(conn)
+    if fmt is OutputFormat.json:
+        _print_json(doc)
+        return
+    table = Table(title="pulse warehouse", show_header=False)
+    for key in ("events_loaded", "duplicates_skipped", "quarantined", "batches"):
+        table.add_row(key, f"{doc[key]:,}")
+    for reason, n in doc["quarantined_by_reason"].items():
+        table.add_row(f"  {reason}", f"{n:,}")
+    for key, value in doc["as_of"].items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@app.command()
+def quarantine(
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """List rejected messages with their reason (needs the owner connection: raw payloads are private)."""
+    from pulse.warehouse.loader import connect
+
+    sql = (
+        "SELECT quarantine_id, quarantined_at, stage, reason, detail, src_topic, src_partition, src_offset, raw"
+        " FROM quarantine WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)"
+        " ORDER BY quarantine_id DESC LIMIT %(limit)s"
+    )
+    with connect(_settings().database_url) as conn:
+        cur = conn.execute(sql, {"reason": reason, "limit": limit})
+        names = [c.name for c in cur.description or ()]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    for row in rows:
+        row["raw"] = bytes(row["raw"])[:300].decode("utf-8", "backslashreplace")
+    if fmt is OutputFormat.json:
+        _print_json(rows)
+        return
+    table = Table(title=f"quarantine (newest {limit})")
+    for col in ("quarantine_id", "quarantined_at", "reason", "detail", "src_partition", "src_offset", "raw"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("quarantine_id", "quarantined_at", "reason", "detail",
+                                               "src_partition", "src_offset", "raw")))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    rate: Annotated[float, typer.Option(min=1, help="Synthetic events per second.")] = 200.0,
+    refresh: Annotated[float, typer.Option(min=0.2, help="Seconds between screen refreshes.")] = 1.0,
+) -> None:
+    """Stack up, migrate, synthetic traffic, the engine, and a live view of the six KPIs until Ctrl-C."""
+    from pulse.serve.terminal import run_demo
+
+    run_demo(_settings(), rate=rate, refresh=refresh, console=console)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning pulse errors into a message and exit status 1."""
+    try:
+        app()
+    except PulseError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Event + enrichments -> star-schema rows: one fact row and the dimension rows it references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import orjson
+
+from pulse.enrich.domain import StorefrontMap
+from pulse.enrich.geoip import GeoLookup, open_geo_database
+from pulse.enrich.privacy import keyed_hash, normalize_email, truncate_ip
+from pulse.enrich.referrer import classify_referrer
+from pulse.enrich.url import parse_page_url
+from pulse.enrich.useragent import UserAgentParser
+from pulse.events.decode import decode_event
+from pulse.events.model import Event, Rejection, SourceRef
+from pulse.model.keys import dim_key
+
+# Column order of the staged fact rows (the fact table's columns plus the rollup's natural values).
+FACT_COLUMNS: tuple[str, ...] = (
+    "event_id", "event_date", "event_time", "date_key", "hour_key", "collection",
+    "product_key", "store_key", "site_key", "location_key", "referrer_key", "browser_key", "os_key",
+    "device_type_key", "is_bot", "product_id", "store_id", "recommendation_product_id", "order_id",
+    "email_hash", "device_hash", "ip_truncated", "api_version", "local_time_raw", "user_id_db",
+    "resolution", "key_search", "cat_id", "utm_source", "utm_medium", "utm_campaign", "click_id_type",
+    "options", "cart_products", "extra", "src_topic", "src_partition", "src_offset",
+)
+STAGE_ONLY_COLUMNS: tuple[str, ...] = ("referrer_url", "browser", "os")
+STAGE_COLUMNS = FACT_COLUMNS + STAGE_ONLY_COLUMNS
+
+# Dimension tables and their column order; the first column is the key.
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "dim_date": ("date_key", "date", "year", "quarter", "month", "day", "iso_week", "iso_dow"),
+    "dim_hour": ("hour_key", "hour_start", "date_key", "hour_of_day"),
+    "dim_product": ("product_key", "product_id", "product_slug"),
+    "dim_store": ("store_key", "store_id"),
+    "dim_site": ("site_key", "host", "site", "country_code", "country_name", "is_noise", "noise_reason"),
+    "dim_location": ("location_key", "country_code", "country_name", "region", "city"),
+    "dim_referrer": ("referrer_key", "referrer_url", "referrer_domain", "referrer_class"),
+    "dim_browser": ("browser_key", "browser"),
+    "dim_os": ("os_key", "os"),
+    "dim_device_type": ("device_type_key", "device_type"),
+}
+
+Row = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichers:
+    """Everything the model needs from the outside, built once per process (engines inject it)."""
+
+    storefronts: StorefrontMap
+    user_agents: UserAgentParser
+    geo: GeoLookup
+    hash_key: bytes
+    max_event_bytes: int = 1_000_000
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        hash_key: bytes,
+        geoip_database: Path | None = None,
+        storefronts_file: Path | None = None,
+        max_event_bytes: int = 1_000_000,
+    ) -> Enrichers:
+        """Open the data files (geo database, storefront map) and the user-agent parser."""
+        return cls(
+            storefronts=StorefrontMap.load(storefronts_file),
+            user_agents=UserAgentParser(),
+            geo=open_geo_database(geoip_database),
+            hash_key=hash_key,
+            max_event_bytes=max_event_bytes,
+        )
+
+
+@dataclass(slots=True)
+class StarBatch:
+    """The output of the transform for one batch of messages."""
+
+    facts: list[Row] = field(default_factory=list)
+    dims: dict[str, dict[int, Row]] = field(default_factory=lambda: {name: {} for name in DIMENSIONS})
+    rejections: list[Rejection] = field(default_factory=list)
+    duplicates_in_batch: int = 0
+
+
+def transform_batch(
+    messages: Iterable[tuple[bytes, SourceRef | None]], enrichers: Enrichers, *, now: float
+) -> StarBatch:
+    """The pure core every engine calls: decode, validate, enrich and model a batch of raw messages.
+
+    A repeated event id inside the batch keeps its first occurrence; the warehouse dedupes across
+    batches.
+    """
+    batch = StarBatch()
+    seen: set[str] = set()
+    for raw, source in messages:
+        decoded = decode_event(raw, source, now=now, max_bytes=enrichers.max_event_bytes)
+        if isinstance(decoded, Rejection):
+            batch.rejections.append(decoded)
+            continue
+        if decoded.event_id in seen:
+            batch.duplicates_in_batch += 1
+            continue
+        seen.add(decoded.event_id)
+        batch.facts.append(model_event(decoded, enrichers, batch.dims))
+    return batch
+
+
+def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Row]]) -> Row:
+    """Enrich one event and return its staged fact row; adds the dimension rows it references."""
+    ts = event.event_time
+    day = ts.date()
+    date_key = day.year * 10000 + day.month * 100 + day.day
+    hour_key = int(ts.timestamp()) // 3600
+    _add_date(dims, date_key, day)
+    if hour_key not in dims["dim_hour"]:
+        dims["dim_hour"][hour_key] = (
+            hour_key, datetime.fromtimestamp(hour_key * 3600, tz=UTC), date_key, ts.hour,
+        )
+
+    page = parse_page_url(event.current_url)
+    product_id = event.product_id or event.viewing_product_id or page.product_id
+    product_key = None
+    if product_id is not None:
+        product_key = dim_key("product", product_id)
+        slug = page.product_slug if product_id in (event.product_id, event.viewing_product_id,
+                                                   page.product_id) else None
+        known = dims["dim_product"].get(product_key)
+        if known is None or (slug is not None and (known[2] is None or slug < known[2])):  # type: ignore[operator]
+            dims["dim_product"][product_key] = (product_key, product_id, slug)
+
+    store_key = None
+    if event.store_id is not None:
+        store_key = dim_key("store", event.store_id)
+        dims["dim_store"].setdefault(store_key, (store_key, event.store_id))
+
+    storefront = enrichers.storefronts.lookup(event.current_url)
+    site_key = dim_key("site", storefront.host)
+    if site_key not in dims["dim_site"]:
+        dims["dim_site"][site_key] = (
+            site_key, storefront.host, storefront.site, storefront.country_code,
+            storefront.country_name, storefront.is_noise, storefront.noise_reason,
+        )
+
+    geo = enrichers.geo.lookup(event.ip)
+    location_key = dim_key("location", geo.country_code, geo.region, geo.city)
+    if location_key not in dims["dim_location"]:
+        dims["dim_location"][location_key] = (
+            location_key, geo.country_code, geo.country_name, geo.region, geo.city,
+        )
+
+    referrer = classify_referrer(event.referrer_url, page)
+    referrer_class = str(referrer.referrer_class)
+    referrer_key = dim_key("referrer", referrer.url, referrer_class)
+    if referrer_key not in dims["dim_referrer"]:
+        dims["dim_referrer"][referrer_key] = (referrer_key, referrer.url, referrer.domain, referrer_class)
+
+    agent = enrichers.user_agents.parse(event.user_agent)
+    browser_key = dim_key("browser", agent.browser)
+    os_key = dim_key("os", agent.os)
+    device_type_key = dim_key("device_type", agent.device_type)
+    dims["dim_browser"].setdefault(browser_key, (browser_key, agent.browser))
+    dims["dim_os"].setdefault(os_key, (os_key, agent.os))
+    dims["dim_device_type"].setdefault(device_type_key, (device_type_key, agent.device_type))
+
+    source = event.source
+    return (
+        event.event_id, day, ts, date_key, hour_key, event.collection,
+        product_key, store_key, site_key, location_key, referrer_key, browser_key, os_key,
+        device_type_key, agent.is_bot, product_id, event.store_id, event.recommendation_product_id,
+        event.order_id,
+        keyed_hash(normalize_email(event.email), enrichers.hash_key),
+        keyed_hash(event.device_id, enrichers.hash_key),
+        truncate_ip(event.ip),
+        event.api_version, event.local_time, event.user_id_db, event.resolution, event.key_search,
+        event.cat_id, event.utm_source or page.utm_source, event.utm_medium or page.utm_medium,
+        page.utm_campaign, page.click_id_type,
+        _json([list(pair) for pair in event.options] or [list(pair) for pair in page.options]),
+        _json([_cart_item(item) for item in event.cart_products]) if event.cart_products else None,
+        _json(event.extra) if event.extra else None,
+        source.topic if source else None,
+        source.partition if source else None,
+        source.offset if source else None,
+        # stage-only columns, for the rollups
+        referrer.url, agent.browser, agent.os,
+    )
+
+
+def _add_date(dims: dict[str, dict[int, Row]], date_key: int, day: date) -> None:
+    if date_key not in dims["dim_date"]:
+        iso = day.isocalendar()
+        dims["dim_date"][date_key] = (
+            date_key, day, day.year, (day.month - 1) // 3 + 1, day.month, day.day, iso.week, iso.weekday,
+        )
+
+
+def _cart_item(item: object) -> dict[str, object]:
+    return {k: getattr(item, k) for k in ("product_id", "amount", "price", "currency")}
+
+
+def _json(value: object) -> str | None:
+    if value is None or value == []:
+        return None
+    return orjson.dumps(value).decode()

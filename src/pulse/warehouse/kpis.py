@@ -1,0 +1,219 @@
+"""The six business KPIs and the load statistics, read from the rollup tables.
+
+Semantics (documented in the README): a view is an event whose collection is in the configured view
+set (default `view_product_detail`); bots are excluded unless asked; "today" is the calendar date in
+a named IANA time zone, and its bounds are computed with zoneinfo, so DST days have 23 or 25 hours;
+ties order by the grouping key ascending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from pulse.errors import BadRequestError
+
+KPI_NAMES = (
+    "top-products", "top-countries", "top-referrers", "stores-by-country", "product-hourly",
+    "browser-os-hourly",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiWindow:
+    """Which events a KPI counts: one local day, the view collections, bots or not."""
+
+    day: date
+    tz: str
+    view_collections: tuple[str, ...]
+    include_bots: bool = False
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """UTC start (inclusive) and end (exclusive) of the local day."""
+        return day_bounds(self.day, self.tz)
+
+    def params(self) -> dict[str, Any]:
+        """Query parameters shared by every KPI query."""
+        start, end = self.bounds
+        return {
+            "start": start, "end": end, "tz": self.tz, "views": list(self.view_collections),
+            "bots": self.include_bots,
+        }
+
+
+def day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    """UTC bounds of a calendar day in a zone (DST-safe: midnight to next midnight, local)."""
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def today_in(tz: str, now: datetime | None = None) -> date:
+    """The current calendar date in a zone."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
+
+
+_WHERE = "bucket >= %(start)s AND bucket < %(end)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
+
+_TOP_PRODUCTS = f"""
+SELECT product_id, sum(events)::bigint AS views FROM rollup_product WHERE {_WHERE}
+GROUP BY product_id ORDER BY views DESC, product_id ASC LIMIT %(limit)s
+"""
+
+_TOP_COUNTRIES = f"""
+SELECT s.country_code, s.country_name AS country, sum(r.events)::bigint AS views
+FROM rollup_site_store r JOIN dim_site s USING (site_key)
+WHERE {_WHERE} AND NOT s.is_noise AND s.country_name IS NOT NULL
+GROUP BY s.country_code, s.country_name ORDER BY views DESC, country ASC LIMIT %(limit)s
+"""
+
+_TOP_REFERRERS = f"""
+SELECT referrer_url, sum(events)::bigint AS views FROM rollup_referrer WHERE {_WHERE}
+GROUP BY referrer_url ORDER BY views DESC, referrer_url ASC LIMIT %(limit)s
+"""
+
+_STORES_BY_COUNTRY = f"""
+SELECT r.store_id, sum(r.events)::bigint AS views
+FROM rollup_site_store r JOIN dim_site s USING (site_key)
+WHERE {_WHERE} AND NOT s.is_noise AND r.store_id <> ''
+  AND (upper(s.country_code) = upper(%(country)s) OR lower(s.country_name) = lower(%(country)s))
+GROUP BY r.store_id ORDER BY views DESC, r.store_id ASC
+"""
+
+_PRODUCT_HOURLY = f"""
+SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, sum(events)::bigint AS views
+FROM rollup_product WHERE {_WHERE} AND product_id = %(product_id)s GROUP BY 1
+"""
+
+_BROWSER_HOURLY = f"""
+SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, browser, sum(events)::bigint AS views
+FROM rollup_browser_os WHERE {_WHERE} GROUP BY 1, 2 ORDER BY 1, views DESC, browser ASC
+"""
+
+_OS_HOURLY = f"""
+SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, os, sum(events)::bigint AS views
+FROM rollup_browser_os WHERE {_WHERE} GROUP BY 1, 2 ORDER BY 1, views DESC, os ASC
+"""
+
+
+def _rows(conn: psycopg.Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = conn.execute(sql, params)
+    names = [c.name for c in cur.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def top_products(conn: psycopg.Connection, window: KpiWindow, limit: int = 10) -> list[dict[str, Any]]:
+    """KPI 1: the products with the most views in the day."""
+    return _rows(conn, _TOP_PRODUCTS, {**window.params(), "limit": limit})
+
+
+def top_countries(conn: psycopg.Connection, window: KpiWindow, limit: int = 10) -> list[dict[str, Any]]:
+    """KPI 2: countries (from the storefront domain) with the most views; glamira.com is International."""
+    return _rows(conn, _TOP_COUNTRIES, {**window.params(), "limit": limit})
+
+
+def top_referrers(conn: psycopg.Connection, window: KpiWindow, limit: int = 5) -> list[dict[str, Any]]:
+    """KPI 3: referrer URLs as sent with the most views, direct traffic excluded."""
+    return _rows(conn, _TOP_REFERRERS, {**window.params(), "limit": limit})
+
+
+def stores_by_country(conn: psycopg.Connection, window: KpiWindow, country: str) -> list[dict[str, Any]]:
+    """KPI 4: store ids and their views for one country (ISO code or English name)."""
+    return _rows(conn, _STORES_BY_COUNTRY, {**window.params(), "country": country.strip()})
+
+
+def product_hourly(conn: psycopg.Connection, window: KpiWindow, product_id: str) -> list[dict[str, Any]]:
+    """KPI 5: views of one product per local hour of the day, all 24 hours."""
+    found = {r["hour"]: r["views"] for r in _rows(conn, _PRODUCT_HOURLY, {**window.params(),
+                                                                            "product_id": product_id})}
+    return [{"hour": h, "views": int(found.get(h, 0))} for h in range(24)]
+
+
+def browser_os_hourly(conn: psycopg.Connection, window: KpiWindow) -> dict[str, list[dict[str, Any]]]:
+    """KPI 6: views per local hour by browser family and by OS family."""
+    params = window.params()
+    return {
+        "by_browser": _rows(conn, _BROWSER_HOURLY, params),
+        "by_os": _rows(conn, _OS_HOURLY, params),
+    }
+
+
+def as_of(conn: psycopg.Connection) -> dict[str, str | None]:
+    """Freshness: the newest event time and the newest commit time in the warehouse."""
+    row = conn.execute("SELECT newest_event_time, last_commit_at FROM load_state").fetchone()
+    newest, committed = row if row else (None, None)
+    return {
+        "newest_event_time": newest.isoformat() if newest else None,
+        "last_commit_at": committed.isoformat() if committed else None,
+    }
+
+
+def load_stats(conn: psycopg.Connection) -> dict[str, Any]:
+    """Totals of what was loaded, skipped and quarantined, with counts by reason."""
+    loaded, dups, quarantined, batches = conn.execute(
+        "SELECT events_loaded, duplicates_skipped, quarantined, batches FROM load_state"
+    ).fetchone() or (0, 0, 0, 0)
+    reasons = conn.execute(
+        "SELECT reason, sum(messages)::bigint FROM quarantine_summary GROUP BY reason ORDER BY reason"
+    ).fetchall()
+    return {
+        "events_loaded": int(loaded),
+        "duplicates_skipped": int(dups),
+        "quarantined": int(quarantined),
+        "quarantined_by_reason": {reason: int(n) for reason, n in reasons},
+        "batches": int(batches),
+        "as_of": as_of(conn),
+    }
+
+
+def run_kpi(
+    conn: psycopg.Connection,
+    name: str,
+    window: KpiWindow,
+    *,
+    country: str | None = None,
+    product_id: str | None = None,
+) -> dict[str, Any]:
+    """One KPI answer as the JSON document the CLI and the API return."""
+    rows: Sequence[dict[str, Any]] | dict[str, Any]
+    with conn.transaction():  # one snapshot for the rows and their freshness
+        if name == "top-products":
+            rows = top_products(conn, window)
+        elif name == "top-countries":
+            rows = top_countries(conn, window)
+        elif name == "top-referrers":
+            rows = top_referrers(conn, window)
+        elif name == "stores-by-country":
+            if not country:
+                raise BadRequestError("stores-by-country needs --country (an ISO code or an English name)")
+            rows = stores_by_country(conn, window, country)
+        elif name == "product-hourly":
+            if not product_id:
+                raise BadRequestError("product-hourly needs --product-id")
+            rows = product_hourly(conn, window, product_id)
+        elif name == "browser-os-hourly":
+            rows = browser_os_hourly(conn, window)
+        else:
+            raise BadRequestError(f"unknown KPI {name!r}; choose one of: {', '.join(KPI_NAMES)}")
+        freshness = as_of(conn)
+    answer: dict[str, Any] = {
+        "kpi": name,
+        "date": window.day.isoformat(),
+        "tz": window.tz,
+        "view_collections": list(window.view_collections),
+        "include_bots": window.include_bots,
+    }
+    if country:
+        answer["country"] = country
+    if product_id:
+        answer["product_id"] = product_id
+    answer["rows"] = rows
+    answer["as_of"] = freshness
+    return answer

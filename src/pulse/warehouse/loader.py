@@ -1,0 +1,295 @@
+"""Loads one batch in ONE PostgreSQL transaction: facts (COPY), dimensions, rollups, quarantine, offsets.
+
+Every step is idempotent (ledgered event ids, ON CONFLICT, GREATEST offsets), so retrying a batch
+whose commit outcome is unknown can neither lose nor double-count anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from pulse.errors import TerminalError, TransientError
+from pulse.model.star import DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+
+log = logging.getLogger(__name__)
+
+# (topic, partition) -> next offset to read
+Offsets = Mapping[tuple[str, int], int]
+
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS stage_fact
+  (LIKE fact_event INCLUDING DEFAULTS, referrer_url text, browser text, os text)
+  ON COMMIT DELETE ROWS
+"""
+
+_FACT_COLS = ", ".join(FACT_COLUMNS)
+_ROLLUP_BUCKET = "date_bin('15 minutes', s.event_time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+# Ledger first: only ids new to the warehouse reach the facts and the rollup increments.
+_LOAD_FACTS = f"""
+WITH new_ids AS (
+  INSERT INTO event_ledger (event_id, event_date)
+  SELECT event_id, event_date FROM stage_fact ORDER BY event_id
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
+), fresh AS MATERIALIZED (
+  SELECT s.*, {_ROLLUP_BUCKET} AS bucket FROM stage_fact s JOIN new_ids USING (event_id)
+), facts AS (
+  INSERT INTO fact_event ({_FACT_COLS}) SELECT {_FACT_COLS} FROM fresh
+), r_product AS (
+  INSERT INTO rollup_product AS r (bucket, collection, is_bot, product_id, events)
+  SELECT bucket, collection, is_bot, product_id, count(*) FROM fresh
+  WHERE product_id IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+  ON CONFLICT (bucket, collection, is_bot, product_id) DO UPDATE SET events = r.events + EXCLUDED.events
+), r_site_store AS (
+  INSERT INTO rollup_site_store AS r (bucket, collection, is_bot, site_key, store_id, events)
+  SELECT bucket, collection, is_bot, site_key, coalesce(store_id, ''), count(*) FROM fresh
+  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (bucket, collection, is_bot, site_key, store_id) DO UPDATE SET events = r.events + EXCLUDED.events
+), r_referrer AS (
+  INSERT INTO rollup_referrer AS r (bucket, collection, is_bot, referrer_url, events)
+  SELECT bucket, collection, is_bot, referrer_url, count(*) FROM fresh
+  WHERE referrer_url IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+  ON CONFLICT (bucket, collection, is_bot, referrer_url) DO UPDATE SET events = r.events + EXCLUDED.events
+), r_browser_os AS (
+  INSERT INTO rollup_browser_os AS r (bucket, collection, is_bot, browser, os, events)
+  SELECT bucket, collection, is_bot, browser, os, count(*) FROM fresh
+  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (bucket, collection, is_bot, browser, os) DO UPDATE SET events = r.events + EXCLUDED.events
+)
+SELECT count(*), max(event_time) FROM fresh
+"""
+
+_QUARANTINE = """
+INSERT INTO quarantine (stage, reason, detail, raw, src_topic, src_partition, src_offset)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[], %s::text[], %s::int[], %s::bigint[])
+ON CONFLICT (src_topic, src_partition, src_offset) DO NOTHING
+"""
+
+_OFFSETS = """
+INSERT INTO kafka_offsets AS o (consumer_group, topic, kafka_partition, next_offset, updated_at)
+SELECT %s, t, p, n, clock_timestamp() FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS x(t, p, n)
+ON CONFLICT (consumer_group, topic, kafka_partition)
+DO UPDATE SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset), updated_at = EXCLUDED.updated_at
+"""
+
+_LOAD_STATE = """
+UPDATE load_state SET
+  events_loaded = events_loaded + %(loaded)s,
+  duplicates_skipped = duplicates_skipped + %(duplicates)s,
+  quarantined = quarantined + %(quarantined)s,
+  batches = batches + 1,
+  newest_event_time = GREATEST(newest_event_time, %(newest)s),
+  last_commit_at = clock_timestamp()
+"""
+
+
+def _dim_upsert_sql(table: str, columns: tuple[str, ...]) -> str:
+    cols = ", ".join(columns)
+    arrays = ", ".join(f"%s::{_ARRAY_TYPES[table][i]}[]" for i in range(len(columns)))
+    conflict = "DO NOTHING"
+    if table == "dim_product":
+        # The smallest slug wins, whichever engine or batch saw it first.
+        conflict = (
+            "DO UPDATE SET product_slug = EXCLUDED.product_slug WHERE EXCLUDED.product_slug IS NOT NULL"
+            " AND (d.product_slug IS NULL OR EXCLUDED.product_slug < d.product_slug)"
+        )
+    return (
+        f"INSERT INTO {table} AS d ({cols}) SELECT * FROM unnest({arrays}) ORDER BY 1 "  # noqa: S608
+        f"ON CONFLICT ({columns[0]}) {conflict}"
+    )
+
+
+_ARRAY_TYPES: dict[str, tuple[str, ...]] = {
+    "dim_date": ("int", "date", "smallint", "smallint", "smallint", "smallint", "smallint", "smallint"),
+    "dim_hour": ("bigint", "timestamptz", "int", "smallint"),
+    "dim_product": ("bigint", "text", "text"),
+    "dim_store": ("bigint", "text"),
+    "dim_site": ("bigint", "text", "text", "text", "text", "bool", "text"),
+    "dim_location": ("bigint", "text", "text", "text", "text"),
+    "dim_referrer": ("bigint", "text", "text", "text"),
+    "dim_browser": ("bigint", "text"),
+    "dim_os": ("bigint", "text"),
+    "dim_device_type": ("bigint", "text"),
+}
+_DIM_SQL = {table: _dim_upsert_sql(table, cols) for table, cols in DIMENSIONS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one committed batch changed."""
+
+    loaded: int
+    duplicates: int
+    quarantined: int
+
+
+class WarehouseLoader:
+    """A connection to the warehouse that commits whole batches (engines own one each)."""
+
+    def __init__(self, url: str, consumer_group: str) -> None:
+        self._url = url
+        self._group = consumer_group
+        self._conn: psycopg.Connection | None = None
+        # Dimension rows known to be committed: skipped on later batches (keys are deterministic).
+        self._known_dims: dict[str, dict[int, object]] = {t: {} for t in DIMENSIONS}
+        self._known_days: set[object] = set()
+
+    # ------------------------------------------------------------------ connection
+    def connection(self) -> psycopg.Connection:
+        """The open connection, reconnecting if needed (raises TransientError/TerminalError)."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self._url)
+            with self._conn.transaction():
+                self._conn.execute(_STAGE_DDL)
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection (a batch in flight is rolled back by PostgreSQL)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------------ reads
+    def stored_offsets(self, topic: str) -> dict[int, int]:
+        """Next offset per partition recorded by this consumer group (resume point)."""
+        with _translate_errors():
+            conn = self.connection()
+            with conn.transaction():
+                rows = conn.execute(
+                    "SELECT kafka_partition, next_offset FROM kafka_offsets"
+                    " WHERE consumer_group = %s AND topic = %s",
+                    (self._group, topic),
+                ).fetchall()
+        return {int(p): int(n) for p, n in rows}
+
+    # ------------------------------------------------------------------ the batch
+    def commit_batch(self, batch: StarBatch, offsets: Offsets) -> BatchResult:
+        """Write everything of one batch and the offsets it consumed, atomically."""
+        with _translate_errors():
+            conn = self.connection()
+            pending = self._pending_dims(batch)
+            days = sorted({row[1] for row in batch.facts} - self._known_days)
+            with conn.transaction():
+                if days:
+                    conn.execute("SELECT pulse_ensure_fact_partitions(%s::date[])", (days,))
+                for table, rows in pending.items():
+                    if rows:
+                        conn.execute(_DIM_SQL[table], [list(col) for col in zip(*rows, strict=True)])
+                loaded, newest = 0, None
+                if batch.facts:
+                    with conn.cursor().copy(
+                        f"COPY stage_fact ({', '.join(STAGE_COLUMNS)}) FROM STDIN"  # noqa: S608
+                    ) as copy:
+                        for row in batch.facts:
+                            copy.write_row(row)
+                    loaded, newest = conn.execute(_LOAD_FACTS).fetchone()  # type: ignore[misc]
+                quarantined = self._quarantine(conn, batch)
+                if offsets:
+                    keys = sorted(offsets)
+                    conn.execute(
+                        _OFFSETS,
+                        (self._group, [t for t, _ in keys], [p for _, p in keys], [offsets[k] for k in keys]),
+                    )
+                duplicates = len(batch.facts) - loaded + batch.duplicates_in_batch
+                conn.execute(
+                    _LOAD_STATE,
+                    {"loaded": loaded, "duplicates": duplicates, "quarantined": quarantined, "newest": newest},
+                )
+        self._remember(pending, days)
+        return BatchResult(loaded=loaded, duplicates=duplicates, quarantined=quarantined)
+
+    def _quarantine(self, conn: psycopg.Connection, batch: StarBatch) -> int:
+        if not batch.rejections:
+            return 0
+        rej = batch.rejections
+        cur = conn.execute(
+            _QUARANTINE,
+            (
+                [str(r.stage) for r in rej],
+                [str(r.reason) for r in rej],
+                [r.detail.replace("\x00", "\\0") for r in rej],
+                [r.raw for r in rej],
+                [r.source.topic if r.source else None for r in rej],
+                [r.source.partition if r.source else None for r in rej],
+                [r.source.offset if r.source else None for r in rej],
+            ),
+        )
+        return cur.rowcount
+
+    def _pending_dims(self, batch: StarBatch) -> dict[str, list[tuple[object, ...]]]:
+        pending: dict[str, list[tuple[object, ...]]] = {}
+        for table, rows in batch.dims.items():
+            known = self._known_dims[table]
+            if table == "dim_product":
+                pending[table] = [
+                    row for key, row in rows.items()
+                    if key not in known or (row[2] is not None and (known[key] is None or row[2] < known[key]))  # type: ignore[operator]
+                ]
+            else:
+                pending[table] = [row for key, row in rows.items() if key not in known]
+        return pending
+
+    def _remember(self, pending: dict[str, list[tuple[object, ...]]], days: list[object]) -> None:
+        for table, rows in pending.items():
+            known = self._known_dims[table]
+            if len(known) > 500_000:
+                known.clear()  # bounded memory; re-sending a known row is harmless
+            for row in rows:
+                known[row[0]] = row[2] if table == "dim_product" else True  # type: ignore[index]
+        self._known_days.update(days)
+
+
+def connect(url: str) -> psycopg.Connection:
+    """Open a connection, telling transient trouble (retry) from a wrong setting (stop)."""
+    try:
+        return psycopg.connect(url, connect_timeout=5, application_name="pulse")
+    except psycopg.OperationalError as exc:
+        raise _classify_connect_error(exc) from None
+
+
+_TERMINAL_CONNECT_HINTS = (
+    "password authentication failed",
+    "no password supplied",
+    "does not exist",
+    "invalid connection option",
+    "invalid dsn",
+    "missing \"=\"",
+    "permission denied",
+)
+
+
+def _classify_connect_error(exc: Exception) -> Exception:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if any(hint in message.lower() for hint in _TERMINAL_CONNECT_HINTS):
+        return TerminalError(f"cannot connect to PostgreSQL: {message} (check PULSE_DATABASE_URL and the roles)")
+    return TransientError(f"PostgreSQL unavailable: {message}")
+
+
+class _translate_errors:
+    """Context manager mapping psycopg errors onto pulse's transient/terminal taxonomy."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or isinstance(exc, TransientError | TerminalError):
+            return False
+        if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction):
+            raise TerminalError(f"warehouse schema missing ({exc}); run `pulse migrate`") from None
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            raise TerminalError(f"the loader role lacks a privilege: {exc}") from None
+        if isinstance(
+            exc,
+            psycopg.OperationalError | pg_errors.DeadlockDetected | pg_errors.SerializationFailure
+            | pg_errors.AdminShutdown | pg_errors.CannotConnectNow,
+        ):
+            raise TransientError(f"PostgreSQL: {str(exc).strip() or type(exc).__name__}") from None
+        if isinstance(exc, psycopg.InterfaceError):
+            raise TransientError(f"PostgreSQL connection: {exc}") from None
+        return False
