@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,9 +51,10 @@ class Settings(BaseSettings):
     storefronts_file: Path | None = Field(
         default=None, description="CSV host-suffix -> country map; default: the bundled file."
     )
-    hash_key: SecretStr = Field(
-        default=SecretStr("pulse-dev-only-key-change-me"),
-        description="Key for the keyed hash of e-mail and device id. Set your own in production.",
+    hash_key: SecretStr | None = Field(
+        default=None,
+        description="Secret key of the keyed hash of e-mail and device id (the local stack generates one)."
+        " Keep it stable: a new key gives every person a new pseudonym.",
     )
     max_event_bytes: int = Field(default=1_000_000, ge=1024, description="Larger messages are rejected.")
 
@@ -70,6 +72,15 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r} (example: Europe/Berlin)") from exc
         return value
 
+    def require_hash_key(self) -> bytes:
+        """The pseudonymisation key, or a ConfigError saying how to set one."""
+        if self.hash_key is None or len(self.hash_key.get_secret_value()) < 16:
+            raise ConfigError(
+                "PULSE_HASH_KEY is not set (or shorter than 16 characters): set it to a long random secret,"
+                " e.g. `export PULSE_HASH_KEY=$(openssl rand -hex 32)`; `pulse stack up` makes one for local use"
+            )
+        return self.hash_key.get_secret_value().encode()
+
     @property
     def loader_url(self) -> str:
         """Connection string the engine loads with."""
@@ -81,10 +92,22 @@ class Settings(BaseSettings):
         return self.reader_database_url or self.database_url
 
 
+STACK_ENV_FILE = "stack.env"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment plus explicit overrides; a bad value stops with a message."""
+    """Build settings from overrides, the environment, then `$PULSE_HOME/stack.env`; stop on a bad value.
+
+    `pulse stack up` writes `stack.env` (role URLs of the local stack, no passwords), so commands run
+    after it use the least-privilege roles without further setup. Real environment variables win.
+    """
+    home = Path(str(overrides.get("home") or os.environ.get("PULSE_HOME") or ".pulse"))
+    env_file = home / STACK_ENV_FILE
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        return Settings(
+            _env_file=env_file if env_file.is_file() else None,  # type: ignore[call-arg]
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
     except ValidationError as exc:
         problems = "; ".join(
             f"PULSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()

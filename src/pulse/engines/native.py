@@ -58,7 +58,7 @@ class NativeEngine:
     ) -> None:
         self.settings = settings
         self.enrichers = enrichers or Enrichers.create(
-            hash_key=settings.hash_key.get_secret_value().encode(),
+            hash_key=settings.require_hash_key(),
             geoip_database=settings.geoip_database,
             storefronts_file=settings.storefronts_file,
             max_event_bytes=settings.max_event_bytes,
