@@ -136,7 +136,9 @@ def run(
 @app.command()
 def produce(
     count: Annotated[int, typer.Option(min=1, help="How many events to send.")],
-    rate: Annotated[float | None, typer.Option(min=0.001, help="Events per second (default: as fast as possible).")] = None,
+    rate: Annotated[
+        float | None, typer.Option(min=0.001, help="Events per second (default: as fast as possible).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed sends the same events.")] = 0,
 ) -> None:
     """Send realistic synthetic Glamira traffic to the topic."""

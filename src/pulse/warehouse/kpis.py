@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 
 from pulse.errors import BadRequestError
 
@@ -60,51 +61,58 @@ def today_in(tz: str, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
 
 
-_WHERE = "bucket >= %(start)s AND bucket < %(end)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
+_WHERE = sql.SQL(
+    "bucket >= %(start)s AND bucket < %(end)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
+)
 
-_TOP_PRODUCTS = f"""
-SELECT product_id, sum(events)::bigint AS views FROM rollup_product WHERE {_WHERE}
+
+def _query(text: str) -> sql.Composed:
+    """A KPI query with the shared window filter in place of {where} (composed, never formatted)."""
+    return sql.SQL(text).format(where=_WHERE)  # type: ignore[arg-type]
+
+_TOP_PRODUCTS = _query("""
+SELECT product_id, sum(events)::bigint AS views FROM rollup_product WHERE {where}
 GROUP BY product_id ORDER BY views DESC, product_id ASC LIMIT %(limit)s
-"""
+""")
 
-_TOP_COUNTRIES = f"""
+_TOP_COUNTRIES = _query("""
 SELECT s.country_code, s.country_name AS country, sum(r.events)::bigint AS views
 FROM rollup_site_store r JOIN dim_site s USING (site_key)
-WHERE {_WHERE} AND NOT s.is_noise AND s.country_name IS NOT NULL
+WHERE {where} AND NOT s.is_noise AND s.country_name IS NOT NULL
 GROUP BY s.country_code, s.country_name ORDER BY views DESC, country ASC LIMIT %(limit)s
-"""
+""")
 
-_TOP_REFERRERS = f"""
-SELECT referrer_url, sum(events)::bigint AS views FROM rollup_referrer WHERE {_WHERE}
+_TOP_REFERRERS = _query("""
+SELECT referrer_url, sum(events)::bigint AS views FROM rollup_referrer WHERE {where}
 GROUP BY referrer_url ORDER BY views DESC, referrer_url ASC LIMIT %(limit)s
-"""
+""")
 
-_STORES_BY_COUNTRY = f"""
+_STORES_BY_COUNTRY = _query("""
 SELECT r.store_id, sum(r.events)::bigint AS views
 FROM rollup_site_store r JOIN dim_site s USING (site_key)
-WHERE {_WHERE} AND NOT s.is_noise AND r.store_id <> ''
+WHERE {where} AND NOT s.is_noise AND r.store_id <> ''
   AND (upper(s.country_code) = upper(%(country)s) OR lower(s.country_name) = lower(%(country)s))
 GROUP BY r.store_id ORDER BY views DESC, r.store_id ASC
-"""
+""")
 
-_PRODUCT_HOURLY = f"""
+_PRODUCT_HOURLY = _query("""
 SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, sum(events)::bigint AS views
-FROM rollup_product WHERE {_WHERE} AND product_id = %(product_id)s GROUP BY 1
-"""
+FROM rollup_product WHERE {where} AND product_id = %(product_id)s GROUP BY 1
+""")
 
-_BROWSER_HOURLY = f"""
+_BROWSER_HOURLY = _query("""
 SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, browser, sum(events)::bigint AS views
-FROM rollup_browser_os WHERE {_WHERE} GROUP BY 1, 2 ORDER BY 1, views DESC, browser ASC
-"""
+FROM rollup_browser_os WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, browser ASC
+""")
 
-_OS_HOURLY = f"""
+_OS_HOURLY = _query("""
 SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, os, sum(events)::bigint AS views
-FROM rollup_browser_os WHERE {_WHERE} GROUP BY 1, 2 ORDER BY 1, views DESC, os ASC
-"""
+FROM rollup_browser_os WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, os ASC
+""")
 
 
-def _rows(conn: psycopg.Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    cur = conn.execute(sql, params)
+def _rows(conn: psycopg.Connection, query: sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = conn.execute(query, params)
     names = [c.name for c in cur.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

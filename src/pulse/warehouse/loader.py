@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 
 from pulse.errors import TerminalError, TransientError
 from pulse.model.star import DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
@@ -27,20 +28,20 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fact
   ON COMMIT DELETE ROWS
 """
 
-_FACT_COLS = ", ".join(FACT_COLUMNS)
-_ROLLUP_BUCKET = "date_bin('15 minutes', s.event_time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+_FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 
 # Ledger first: only ids new to the warehouse reach the facts and the rollup increments.
-_LOAD_FACTS = f"""
+_LOAD_FACTS = sql.SQL("""
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
   SELECT event_id, event_date FROM stage_fact ORDER BY event_id
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
 ), fresh AS MATERIALIZED (
-  SELECT s.*, {_ROLLUP_BUCKET} AS bucket FROM stage_fact s JOIN new_ids USING (event_id)
+  SELECT s.*, date_bin('15 minutes', s.event_time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket
+  FROM stage_fact s JOIN new_ids USING (event_id)
 ), facts AS (
-  INSERT INTO fact_event ({_FACT_COLS}) SELECT {_FACT_COLS} FROM fresh
+  INSERT INTO fact_event ({cols}) SELECT {cols} FROM fresh
 ), r_product AS (
   INSERT INTO rollup_product AS r (bucket, collection, is_bot, product_id, events)
   SELECT bucket, collection, is_bot, product_id, count(*) FROM fresh
@@ -63,7 +64,11 @@ WITH new_ids AS (
   ON CONFLICT (bucket, collection, is_bot, browser, os) DO UPDATE SET events = r.events + EXCLUDED.events
 )
 SELECT count(*), max(event_time) FROM fresh
-"""
+""").format(cols=_FACT_COLS)
+
+_COPY_STAGE = sql.SQL("COPY stage_fact ({}) FROM STDIN").format(
+    sql.SQL(", ").join(map(sql.Identifier, STAGE_COLUMNS))
+)
 
 _QUARANTINE = """
 INSERT INTO quarantine (stage, reason, detail, raw, src_topic, src_partition, src_offset)
@@ -89,9 +94,8 @@ UPDATE load_state SET
 """
 
 
-def _dim_upsert_sql(table: str, columns: tuple[str, ...]) -> str:
-    cols = ", ".join(columns)
-    arrays = ", ".join(f"%s::{_ARRAY_TYPES[table][i]}[]" for i in range(len(columns)))
+def _dim_upsert_sql(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in _ARRAY_TYPES[table])
     conflict = "DO NOTHING"
     if table == "dim_product":
         # The smallest slug wins, whichever engine or batch saw it first.
@@ -99,9 +103,9 @@ def _dim_upsert_sql(table: str, columns: tuple[str, ...]) -> str:
             "DO UPDATE SET product_slug = EXCLUDED.product_slug WHERE EXCLUDED.product_slug IS NOT NULL"
             " AND (d.product_slug IS NULL OR EXCLUDED.product_slug < d.product_slug)"
         )
-    return (
-        f"INSERT INTO {table} AS d ({cols}) SELECT * FROM unnest({arrays}) ORDER BY 1 "  # noqa: S608
-        f"ON CONFLICT ({columns[0]}) {conflict}"
+    return sql.SQL("INSERT INTO {} AS d ({}) SELECT * FROM unnest({}) ORDER BY 1 ON CONFLICT ({}) {}").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)), arrays,
+        sql.Identifier(columns[0]), sql.SQL(conflict),  # type: ignore[arg-type]
     )
 
 
@@ -183,9 +187,7 @@ class WarehouseLoader:
                         conn.execute(_DIM_SQL[table], [list(col) for col in zip(*rows, strict=True)])
                 loaded, newest = 0, None
                 if batch.facts:
-                    with conn.cursor().copy(
-                        f"COPY stage_fact ({', '.join(STAGE_COLUMNS)}) FROM STDIN"  # noqa: S608
-                    ) as copy:
+                    with conn.cursor().copy(_COPY_STAGE) as copy:
                         for row in batch.facts:
                             copy.write_row(row)
                     loaded, newest = conn.execute(_LOAD_FACTS).fetchone()  # type: ignore[misc]

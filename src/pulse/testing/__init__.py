@@ -1,0 +1,1 @@
+"""Test helpers shipped with pulse (fixture builders that need no running services)."""

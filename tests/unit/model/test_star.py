@@ -1,0 +1,99 @@
+"""The model: batches of raw messages -> fact rows and dimension rows, deterministic and private."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pulse.events.model import RejectReason, SourceRef
+from pulse.model.keys import dim_key
+from pulse.model.star import DIMENSIONS, STAGE_COLUMNS, Enrichers, transform_batch
+from pulse.testing.geo import build_test_mmdb
+
+SAMPLES = (Path(__file__).parents[2] / "cases" / "valid" / "samples.jsonl").read_bytes().splitlines()
+NOW = 1_800_000_000.0
+KEY = b"unit-test-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def enrichers(tmp_path_factory: pytest.TempPathFactory) -> Enrichers:
+    db = build_test_mmdb(
+        tmp_path_factory.mktemp("geo") / "city.mmdb",
+        {"203.0.113.0/24": {"country_code": "CL", "country_name": "Chile", "region": "Santiago Metropolitan",
+                            "city": "Santiago"}},
+    )
+    return Enrichers.create(hash_key=KEY, geoip_database=db)
+
+
+def _messages(lines: list[bytes]) -> list[tuple[bytes, SourceRef | None]]:
+    return [(line, SourceRef("product_views", 0, i)) for i, line in enumerate(lines)]
+
+
+def _row(batch_row: tuple[object, ...]) -> dict[str, object]:
+    return dict(zip(STAGE_COLUMNS, batch_row, strict=True))
+
+
+def test_dimension_keys_are_a_stable_64_bit_hash_of_the_natural_values() -> None:
+    expected = int.from_bytes(hashlib.blake2b(b"store\x1f6", digest_size=8).digest(), "big", signed=True)
+    assert dim_key("store", "6") == expected
+    assert dim_key("store", None) != dim_key("store", "")
+
+
+def test_samples_become_fact_rows_with_enrichment(enrichers: Enrichers) -> None:
+    batch = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
+    assert batch.rejections == []
+    rows = [_row(r) for r in batch.facts]
+    assert len(rows) == len(SAMPLES)
+    first = rows[0]
+    assert first["product_id"] == "96672"
+    assert first["store_key"] == dim_key("store", "85")
+    site = batch.dims["dim_site"][first["site_key"]]  # type: ignore[index]
+    assert site[3:5] == ("CL", "Chile")
+    location = batch.dims["dim_location"][first["location_key"]]  # type: ignore[index]
+    assert location[1:] == ("CL", "Chile", "Santiago Metropolitan", "Santiago")
+    assert first["ip_truncated"] == "203.0.113.0"
+    assert first["browser"] == "Mobile Safari" and first["os"] == "iOS" and first["is_bot"] is False
+    # recommendation event: the product is the viewed one
+    assert rows[1]["product_id"] == "110474"
+    # glamira.com is International, not a country code
+    intl = batch.dims["dim_site"][rows[4]["site_key"]]  # type: ignore[index]
+    assert intl[3:5] == (None, "International")
+    assert rows[4]["is_bot"] is True  # facebookexternalhit
+
+
+def test_raw_personal_data_never_reaches_a_row(enrichers: Enrichers) -> None:
+    batch = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
+    text = repr(batch.facts) + repr(batch.dims)
+    for secret in (b"someone@example.com", b"buyer@example.com", b"5a1d2c3b-0000-4c5d-8e9f-000000000001",
+                   b"203.0.113.17", b"198.51.100.4"):
+        assert secret.decode() not in text
+    row = _row(batch.facts[1])
+    import hmac
+
+    assert row["email_hash"] == hmac.new(KEY, b"someone@example.com", hashlib.sha256).hexdigest()[:32]
+
+
+def test_duplicates_in_a_batch_keep_the_first_and_rejections_carry_coordinates(enrichers: Enrichers) -> None:
+    lines = [SAMPLES[0], SAMPLES[0], b"{not json", SAMPLES[2]]
+    batch = transform_batch(_messages(lines), enrichers, now=NOW)
+    assert len(batch.facts) == 2
+    assert batch.duplicates_in_batch == 1
+    assert [(r.reason, r.source.offset if r.source else None) for r in batch.rejections] == [
+        (RejectReason.INVALID_JSON, 2)
+    ]
+
+
+def test_the_same_input_gives_identical_rows(enrichers: Enrichers) -> None:
+    a = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
+    b = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
+    assert a.facts == b.facts and a.dims == b.dims
+
+
+def test_every_dimension_row_matches_its_column_list(enrichers: Enrichers) -> None:
+    batch = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
+    for table, rows in batch.dims.items():
+        for key, row in rows.items():
+            assert len(row) == len(DIMENSIONS[table]) and row[0] == key
+    assert all(len(r) == len(STAGE_COLUMNS) for r in batch.facts)
