@@ -139,11 +139,12 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
         dims["dim_store"].setdefault(store_key, (store_key, event.store_id))
 
     storefront = enrichers.storefronts.lookup(event.current_url)
-    site_key = dim_key("site", storefront.host)
+    site_key = dim_key("site", storefront.host, storefront.noise_reason)
     if site_key not in dims["dim_site"]:
         dims["dim_site"][site_key] = (
             site_key, storefront.host, storefront.site, storefront.country_code,
-            storefront.country_name, storefront.is_noise, storefront.noise_reason,
+            storefront.country_name, storefront.is_noise,
+            str(storefront.noise_reason) if storefront.noise_reason else None,
         )
 
     geo = enrichers.geo.lookup(event.ip)
@@ -153,7 +154,7 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
             location_key, geo.country_code, geo.country_name, geo.region, geo.city,
         )
 
-    referrer = classify_referrer(event.referrer_url, page)
+    referrer = classify_referrer(event.referrer_url, page, storefronts=enrichers.storefronts)
     referrer_class = str(referrer.referrer_class)
     referrer_key = dim_key("referrer", referrer.url, referrer_class)
     if referrer_key not in dims["dim_referrer"]:
