@@ -106,7 +106,7 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(
             _env_file=env_file if env_file.is_file() else None,  # type: ignore[call-arg]
-            **{k: v for k, v in overrides.items() if v is not None},
+            **{k: v for k, v in overrides.items() if v is not None},  # type: ignore[arg-type]
         )
     except ValidationError as exc:
         problems = "; ".join(

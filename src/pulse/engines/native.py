@@ -118,10 +118,10 @@ class NativeEngine:
         offsets: dict[tuple[str, int], int] = {}
         raw: list[tuple[bytes, SourceRef | None]] = []
         for m in records:
-            topic, partition, offset = m.topic(), m.partition(), m.offset()
-            raw.append((m.value() or b"", SourceRef(topic, partition, offset)))  # type: ignore[arg-type]
+            topic, partition, offset = m.topic() or "", m.partition() or 0, m.offset() or 0
+            raw.append((m.value() or b"", SourceRef(topic, partition, offset)))
             key = (topic, partition)
-            offsets[key] = max(offsets.get(key, 0), offset + 1)  # type: ignore[operator]
+            offsets[key] = max(offsets.get(key, 0), offset + 1)
         batch: StarBatch = transform_batch(raw, self.enrichers, now=time.time())
         result = self._retry(lambda: self.loader.commit_batch(batch, offsets), "commit a batch")
         # Kafka's own committed offsets only feed lag monitoring; the warehouse holds the truth.

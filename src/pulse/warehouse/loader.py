@@ -178,7 +178,7 @@ class WarehouseLoader:
         with _translate_errors():
             conn = self.connection()
             pending = self._pending_dims(batch)
-            days = sorted({row[1] for row in batch.facts} - self._known_days)
+            days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
             with conn.transaction():
                 if days:
                     conn.execute("SELECT pulse_ensure_fact_partitions(%s::date[])", (days,))
@@ -279,9 +279,9 @@ class _translate_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, TransientError | TerminalError):
-            return False
+            return
         if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction):
             raise TerminalError(f"warehouse schema missing ({exc}); run `pulse migrate`") from None
         if isinstance(exc, pg_errors.InsufficientPrivilege):
@@ -294,4 +294,3 @@ class _translate_errors:
             raise TransientError(f"PostgreSQL: {str(exc).strip() or type(exc).__name__}") from None
         if isinstance(exc, psycopg.InterfaceError):
             raise TransientError(f"PostgreSQL connection: {exc}") from None
-        return False

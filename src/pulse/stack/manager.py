@@ -1,0 +1,223 @@
+"""The local stack as one unit: bring Kafka and PostgreSQL up, down, and report their state."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from confluent_kafka import KafkaException
+
+from pulse.errors import MissingToolError
+from pulse.settings import STACK_ENV_FILE, Settings
+from pulse.stack import kafka, postgres
+from pulse.stack.kafka import start_kafka, stop_kafka
+from pulse.stack.postgres import (
+    DASHBOARD_ROLE,
+    ENGINE_ROLE,
+    export_local_credentials,
+    pgpass_path,
+    restart_postgres,
+    start_postgres,
+    stop_postgres,
+)
+
+__all__ = [
+    "StackStatus",
+    "export_local_credentials",
+    "pgpass_path",
+    "restart_postgres",
+    "stack_down",
+    "stack_status",
+    "stack_up",
+    "start_kafka",
+    "start_postgres",
+    "stop_kafka",
+    "stop_postgres",
+    "write_stack_env",
+]
+
+Progress = Callable[[str], None]
+State = Literal["up", "down"]
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """What runs where. URLs carry no password: libpq reads them from `pgpass` (see PGPASSFILE)."""
+
+    home: Path
+    kafka: State
+    postgres: State
+    kafka_bootstrap: str
+    topic: str
+    topic_partitions: int | None
+    kafka_pid: int | None
+    database_url: str
+    loader_database_url: str
+    reader_database_url: str
+    pgpass: Path
+    stack_env: Path
+    kafka_log: Path
+    postgres_data: Path
+    postgres_log: Path
+
+    @property
+    def up(self) -> bool:
+        """Both services run."""
+        return self.kafka == "up" and self.postgres == "up"
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        """Plain values for `--format json`."""
+        return {
+            "home": str(self.home),
+            "kafka": self.kafka,
+            "postgres": self.postgres,
+            "kafka_bootstrap": self.kafka_bootstrap,
+            "topic": self.topic,
+            "topic_partitions": self.topic_partitions,
+            "kafka_pid": self.kafka_pid,
+            "database_url": self.database_url,
+            "loader_database_url": self.loader_database_url,
+            "reader_database_url": self.reader_database_url,
+            "pgpass": str(self.pgpass),
+            "stack_env": str(self.stack_env),
+            "kafka_log": str(self.kafka_log),
+            "postgres_data": str(self.postgres_data),
+            "postgres_log": str(self.postgres_log),
+        }
+
+
+def stack_up(settings: Settings, progress: Progress | None = None) -> StackStatus:
+    """Start whatever is not running (running services are left alone), create the topic if missing and
+    write `$PULSE_HOME/stack.env`. Safe to call again. Callers that connect afterwards call
+    export_local_credentials(settings)."""
+    check_tools()
+    with _stack_lock(settings):
+        kafka.start_kafka(settings, progress, wait=False)  # the JVM boots while PostgreSQL starts
+        postgres.start_postgres(settings, progress)
+        kafka.wait_for_kafka(settings)
+        kafka.ensure_topic(settings, progress)
+        write_stack_env(settings)
+    return stack_status(settings)
+
+
+def stack_down(settings: Settings, progress: Progress | None = None) -> StackStatus:
+    """Stop both services gracefully (Kafka first, then PostgreSQL with a fast shutdown)."""
+    with _stack_lock(settings):
+        if kafka.stop_kafka(settings):
+            _say(progress, "stopped Kafka")
+        if postgres.stop_postgres(settings):
+            _say(progress, "stopped PostgreSQL")
+    return stack_status(settings)
+
+
+def stack_status(settings: Settings) -> StackStatus:
+    """The state of both services; cheap enough for a health endpoint (no Maven, no starts)."""
+    kafka_pid = kafka.broker_pid(settings)
+    kafka_up = kafka_pid is not None and kafka.kafka_is_up(settings)
+    partitions = None
+    if kafka_up:
+        try:
+            partitions = kafka.topic_partitions(settings)
+        except KafkaException:
+            partitions = None
+    cluster = postgres.cluster_files(settings)
+    owner = postgres.parse_target(settings).owner
+    return StackStatus(
+        home=settings.home.expanduser().resolve(),
+        kafka="up" if kafka_up else "down",
+        postgres="up" if postgres.postgres_is_up(settings) else "down",
+        kafka_bootstrap=settings.kafka_bootstrap,
+        topic=settings.topic,
+        topic_partitions=partitions,
+        kafka_pid=kafka_pid if kafka_up else None,
+        database_url=postgres.role_url(settings, owner),
+        loader_database_url=postgres.role_url(settings, ENGINE_ROLE),
+        reader_database_url=postgres.role_url(settings, DASHBOARD_ROLE),
+        pgpass=pgpass_path(settings),
+        stack_env=_stack_env_path(settings),
+        kafka_log=kafka.broker_files(settings).log,
+        postgres_data=cluster.data,
+        postgres_log=cluster.log,
+    )
+
+
+def check_tools() -> None:
+    """MissingToolError naming every missing program: Java 17+, PostgreSQL, and Maven if jars are missing."""
+    missing: dict[str, str] = {}  # what -> Debian package
+    try:
+        kafka.find_java()
+    except MissingToolError:
+        missing["Java 17+"] = kafka.JAVA_PACKAGE
+    try:
+        postgres.server_bindir()
+    except MissingToolError:
+        missing["the PostgreSQL server"] = "postgresql"
+    if not kafka.jars_present(kafka.kafka_lib_dir()) and shutil.which("mvn") is None:
+        missing["Maven (to fetch the Kafka jars once)"] = "maven"
+    if missing:
+        raise MissingToolError(
+            f"the local stack needs {', '.join(missing)}: "
+            f"apt-get install {' '.join(missing.values())} (or run scripts/install.sh)"
+        )
+
+
+def write_stack_env(settings: Settings) -> Path:
+    """Write `$PULSE_HOME/stack.env` (mode 0600), which load_settings reads below real PULSE_* variables:
+    the engine's and the dashboard's role URLs (no passwords) and, unless PULSE_HASH_KEY is set, a local
+    pseudonymisation key generated once and kept across runs."""
+    path = _stack_env_path(settings)
+    hash_key = _read_env_value(path, "PULSE_HASH_KEY")
+    if hash_key is None and settings.hash_key is None:
+        hash_key = secrets.token_hex(32)
+    lines = [
+        "# Written by `pulse stack up`: how to reach the local stack. Real PULSE_* environment variables win.",
+        f"PULSE_LOADER_DATABASE_URL={postgres.role_url(settings, ENGINE_ROLE)}",
+        f"PULSE_READER_DATABASE_URL={postgres.role_url(settings, DASHBOARD_ROLE)}",
+    ]
+    if hash_key is not None:
+        lines.append("# Local-only key of the keyed hash of e-mail and device id: keep it, or pseudonyms change.")
+        lines.append(f"PULSE_HASH_KEY={hash_key}")
+    handle, temporary = tempfile.mkstemp(prefix=".stack-env-", dir=path.parent)  # mode 0600
+    with os.fdopen(handle, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def _stack_env_path(settings: Settings) -> Path:
+    return settings.home.expanduser().resolve() / STACK_ENV_FILE
+
+
+def _read_env_value(path: Path, name: str) -> str | None:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name and value.strip():
+            return value.strip()
+    return None
+
+
+@contextmanager
+def _stack_lock(settings: Settings) -> Iterator[None]:
+    """One `stack up`/`stack down` at a time per PULSE_HOME."""
+    home = settings.home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "stack.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
