@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from pulse.events.model import CartItem, Event, RejectReason, Rejection, SourceRef, Stage
+from pulse.events.model import CartItem, Event, Rejection, RejectReason, SourceRef, Stage
 
 # Earliest event time accepted: Glamira's tracking is far younger than this.
 MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC).timestamp()

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pulse.events.decode import decode_event, parse_price
-from pulse.events.model import Event, RejectReason, Rejection, SourceRef
+from pulse.events.model import Event, Rejection, RejectReason, SourceRef
 
 CASES = Path(__file__).parents[2] / "cases"
 NOW = 1_800_000_000.0  # 2027-01-15: fixed so the future bound is deterministic
