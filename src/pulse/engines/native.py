@@ -83,14 +83,18 @@ class NativeEngine:
         """Consume until stopped, or until `until_idle` seconds pass without a new message."""
         settings = self.settings
         self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger")
+        assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
+
+        def resume_offsets(topic: str) -> dict[int, int]:
+            offsets = self._retry(lambda: self.loader.stored_offsets(topic), "read the offsets ledger")
+            assigned_at.append(time.monotonic())
+            return offsets
+
         consumer = create_consumer(
-            settings.kafka_bootstrap, settings.consumer_group, settings.topic,
-            resume_offsets=lambda topic: self._retry(
-                lambda: self.loader.stored_offsets(topic), "read the offsets ledger"
-            ),
+            settings.kafka_bootstrap, settings.consumer_group, settings.topic, resume_offsets=resume_offsets
         )
         log.info("engine started", extra={"topic": settings.topic, "group": settings.consumer_group})
-        last_message = time.monotonic()
+        last_message = 0.0
         try:
             while not self.stop_requested.is_set():
                 messages = consumer.consume(
@@ -101,7 +105,8 @@ class NativeEngine:
                     if m.error() is not None:
                         log.warning("kafka: %s", m.error().str())  # type: ignore[union-attr]
                 if not records:
-                    if until_idle is not None and time.monotonic() - last_message >= until_idle:
+                    quiet_since = max(last_message, assigned_at[0] if assigned_at else time.monotonic())
+                    if until_idle is not None and time.monotonic() - quiet_since >= until_idle:
                         log.info("idle for %.1f s: exiting", until_idle)
                         break
                     continue

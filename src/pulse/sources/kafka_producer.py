@@ -1,0 +1,251 @@
+"""Send events to Kafka: synthetic traffic or a replayed file, paced, with progress and checked delivery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from pulse.errors import TerminalError, TransientError
+from pulse.settings import Settings
+from pulse.sources.generator import TrafficGenerator, encode
+
+LINGER_MS = 10
+DELIVERY_TIMEOUT_MS = 60_000  # a message the broker has not acknowledged by then has failed
+FLUSH_TIMEOUT_S = DELIVERY_TIMEOUT_MS / 1000 + 15
+POLL_EVERY = 1000  # serve delivery callbacks every this many messages
+PROGRESS_EVERY = 2000  # redraw the progress bar every this many messages
+MAX_BURST_S = 0.1  # after a stall, pacing catches up by at most this much time's worth of messages
+
+_log = logging.getLogger(__name__)
+
+# (key, value, progress units) for one message
+Outgoing = tuple[bytes | None, bytes, int]
+
+
+def produce_synthetic(
+    settings: Settings,
+    count: int,
+    rate: float | None,
+    seed: int,
+    progress: bool = True,
+    *,
+    start: datetime | None = None,
+) -> int:
+    """Send `count` synthetic events (keyed by device id); return how many were sent.
+
+    Events are stamped with the wall clock as they are made, unless `start` is given: then they
+    follow a simulated diurnal time line from `start` (see `TrafficGenerator`). `rate` limits the
+    events per second (None: as fast as Kafka takes them).
+    """
+    generator = TrafficGenerator(seed=seed, start=start, realtime=start is None)
+
+    def messages() -> Iterator[Outgoing]:
+        for event in generator.events(count):
+            yield event["device_id"].encode(), encode(event), 1
+
+    with _meter(progress, f"synthetic → {settings.topic}", total=count, by_bytes=False) as advance:
+        return _send(settings, messages(), rate, advance)
+
+
+def replay_file(settings: Settings, path: Path, rate: float | None, progress: bool = True) -> int:
+    """Send each line of `path` as one message, byte for byte (newline removed); return the count.
+
+    Nothing is parsed or skipped: invalid JSON, empty lines and odd encodings go to Kafka as they
+    are, so the pipeline's rejection path sees them. Only the empty remainder after a final newline
+    is not a line. Messages have no key (the producer spreads them over partitions).
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise TerminalError(f"cannot read replay file {path}: {exc.strerror}") from exc
+
+    def messages() -> Iterator[Outgoing]:
+        with path.open("rb") as lines:
+            for line in lines:
+                yield None, line[:-1] if line.endswith(b"\n") else line, len(line)
+
+    with _meter(progress, f"{path.name} → {settings.topic}", total=size, by_bytes=True) as advance:
+        return _send(settings, messages(), rate, advance)
+
+
+def produce_forever(settings: Settings, rate: float, seed: int, stop_event: threading.Event) -> int:
+    """Send live synthetic traffic at `rate` events/s until `stop_event` is set; return the count."""
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    generator = TrafficGenerator(seed=seed, realtime=True)
+
+    def messages() -> Iterator[Outgoing]:
+        while True:
+            event = generator.next_event()
+            yield event["device_id"].encode(), encode(event), 1
+
+    return _send(settings, messages(), rate, lambda units, events: None, stop_event)
+
+
+# --- the sending loop ----------------------------------------------------------------------------
+class _Deliveries:
+    """What the broker refused. librdkafka calls this from poll() and flush(), errors only."""
+
+    def __init__(self) -> None:
+        self.failed = 0
+        self.first_error: str | None = None
+        self.broker_error: str | None = None
+
+    def on_delivery(self, err: KafkaError | None, msg: Message | None) -> None:
+        if err is not None:
+            self.failed += 1
+            self.first_error = self.first_error or f"{err.name()}: {err.str()}"
+
+    def on_error(self, err: KafkaError) -> None:
+        # Broker-level trouble (all brokers down, ...): keep it to explain failed deliveries.
+        self.broker_error = f"{err.name()}: {err.str()}"
+
+
+class _Pacer:
+    """Token pacing: at most `rate` messages per second, sleeping while deliveries are served."""
+
+    def __init__(self, rate: float | None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive (or None for as fast as possible)")
+        self._interval = 1.0 / rate if rate else 0.0
+        self._due = time.monotonic()
+
+    def wait(self, producer: Producer) -> None:
+        if not self._interval:
+            return
+        while (delay := self._due - time.monotonic()) > 0:
+            if delay >= 0.002:
+                producer.poll(delay)
+            else:
+                time.sleep(delay)
+        self._due = max(self._due, time.monotonic() - MAX_BURST_S) + self._interval
+
+
+def producer_config(settings: Settings, deliveries: _Deliveries) -> dict[str, Any]:
+    """Idempotent, fully acknowledged, lz4-compressed batches; callbacks count failures."""
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "client.id": "pulse-producer",
+        "enable.idempotence": True,
+        "acks": "all",
+        "compression.type": "lz4",
+        "linger.ms": LINGER_MS,
+        "message.timeout.ms": DELIVERY_TIMEOUT_MS,
+        "delivery.report.only.error": True,
+        "on_delivery": deliveries.on_delivery,
+        "error_cb": deliveries.on_error,
+        "logger": _log,  # librdkafka's own log lines go through logging, not over the progress bar
+    }
+
+
+def _send(
+    settings: Settings,
+    messages: Iterable[Outgoing],
+    rate: float | None,
+    advance: Callable[[int, int], None],
+    stop: threading.Event | None = None,
+) -> int:
+    """Produce every message, paced; flush; raise TransientError if any was not delivered."""
+    deliveries = _Deliveries()
+    pacer = _Pacer(rate)
+    producer = Producer(producer_config(settings, deliveries))
+    topic, attempted, units = settings.topic, 0, 0
+    try:
+        for key, value, work in messages:
+            if stop is not None and stop.is_set():
+                break
+            pacer.wait(producer)
+            _produce(producer, topic, key, value, deliveries, stop)
+            attempted, units = attempted + 1, units + work
+            if attempted % POLL_EVERY == 0:
+                producer.poll(0)
+            if attempted % PROGRESS_EVERY == 0:
+                advance(units, PROGRESS_EVERY)
+                units = 0
+    finally:
+        left = producer.flush(FLUSH_TIMEOUT_S)
+        advance(units, attempted % PROGRESS_EVERY)
+    if left:
+        deliveries.failed += left
+        deliveries.first_error = deliveries.first_error or f"{left} still queued after {FLUSH_TIMEOUT_S:.0f}s"
+    if deliveries.failed:
+        cause = f" (broker: {deliveries.broker_error})" if deliveries.broker_error else ""
+        raise TransientError(
+            f"{deliveries.failed} of {attempted} messages were not delivered to topic {topic!r} at "
+            f"{settings.kafka_bootstrap}; first error: {deliveries.first_error}{cause}"
+        )
+    return attempted
+
+
+def _produce(
+    producer: Producer,
+    topic: str,
+    key: bytes | None,
+    value: bytes,
+    deliveries: _Deliveries,
+    stop: threading.Event | None,
+) -> None:
+    """Queue one message; wait while the local queue is full; count a message Kafka refuses outright."""
+    while True:
+        try:
+            producer.produce(topic, value, key)
+            return
+        except BufferError:
+            producer.poll(0.05)  # let deliveries drain the queue
+            if stop is not None and stop.is_set():
+                deliveries.on_delivery(KafkaError(KafkaError._QUEUE_FULL, "stopped while the queue was full"), None)
+                return
+        except KafkaException as exc:  # refused before sending: too large, unknown topic, ...
+            deliveries.on_delivery(exc.args[0], None)
+            return
+
+
+# --- progress ------------------------------------------------------------------------------------
+class _EventRateColumn(ProgressColumn):
+    """Messages sent and messages per second."""
+
+    def render(self, task: Task) -> Text:
+        events = int(task.fields.get("events", 0))
+        speed = events / task.elapsed if task.elapsed else 0.0
+        return Text(f"{events:,} events  {speed:,.0f}/s", style="progress.data.speed")
+
+
+@contextmanager
+def _meter(enabled: bool, description: str, total: int, by_bytes: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar (rich) fed with (units done, messages sent); a no-op when disabled."""
+    if not enabled:
+        yield lambda units, events: None
+        return
+    amount = DownloadColumn() if by_bytes else MofNCompleteColumn()
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), amount, _EventRateColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task(description, total=total, events=0)
+        sent = 0
+
+        def advance(units: int, events: int) -> None:
+            nonlocal sent
+            sent += events
+            bar.update(task, advance=units, events=sent)
+
+        yield advance

@@ -1,0 +1,129 @@
+"""Real Kafka and PostgreSQL for the integration tests: one local stack per session, one database and
+one topic per test. A stack that cannot start fails the tests with its reason; nothing is skipped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from psycopg import sql
+from pydantic import SecretStr
+
+from pulse.settings import Settings, load_settings
+from pulse.stack import postgres
+from pulse.stack.manager import export_local_credentials, stack_down, stack_up
+from pulse.warehouse.migrate import migrate
+
+PARTITIONS = 4
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    """A private local stack (temporary PULSE_HOME, free ports) for the whole session."""
+    home = Path(tempfile.mkdtemp(prefix="pulse-it-"))
+    home.chmod(0o755)  # as root the cluster runs as the postgres OS user, which must reach it
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PULSE_") or k == "PGPASSFILE"}
+    settings = load_settings(
+        home=home,
+        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
+        database_url=f"postgresql://pulse@127.0.0.1:{_free_port()}/pulse",
+        topic_partitions=PARTITIONS,
+    )
+    try:
+        stack_up(settings)
+        export_local_credentials(settings)
+        yield settings
+    finally:
+        stack_down(settings)
+        shutil.rmtree(home, ignore_errors=True)
+        os.environ.pop("PGPASSFILE", None)
+        os.environ.update(saved)
+
+
+def superuser(settings: Settings) -> psycopg.Connection:
+    """The cluster's bootstrap superuser over the stack's unix socket (peer authentication)."""
+    target = postgres.parse_target(settings)
+    return psycopg.connect(
+        host=str(postgres.cluster_files(settings).socket_dir), port=target.port, user="postgres",
+        dbname="postgres", autocommit=True,
+    )
+
+
+@pytest.fixture
+def pipeline(stack: Settings) -> Iterator[Settings]:
+    """Settings for one test: a fresh migrated database, a fresh topic and consumer group."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    target = postgres.parse_target(stack)
+    with superuser(stack) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(target.owner)))
+    base = f"127.0.0.1:{target.port}/{name}"
+    settings = stack.model_copy(
+        update={
+            "database_url": f"postgresql://{target.owner}@{base}",
+            "loader_database_url": f"postgresql://pulse_engine@{base}",
+            "reader_database_url": f"postgresql://pulse_dashboard@{base}",
+            "topic": name,
+            "consumer_group": f"group-{name}",
+            "hash_key": SecretStr("integration-test-hash-key-0123456789"),
+            "batch_max_wait_ms": 100,
+        }
+    )
+    admin_client = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+    for future in admin_client.create_topics([NewTopic(name, PARTITIONS, 1)]).values():
+        future.result(timeout=30)
+    with psycopg.connect(settings.database_url) as conn:
+        migrate(conn)
+    yield settings
+    admin_client.delete_topics([name])
+    with superuser(stack) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """Environment variables that make a `pulse` subprocess use these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    env.update(
+        {
+            "PULSE_HOME": str(settings.home),
+            "PULSE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "PULSE_TOPIC": settings.topic,
+            "PULSE_CONSUMER_GROUP": settings.consumer_group,
+            "PULSE_DATABASE_URL": settings.database_url,
+            "PULSE_LOADER_DATABASE_URL": settings.loader_url,
+            "PULSE_READER_DATABASE_URL": settings.reader_url,
+            "PULSE_HASH_KEY": settings.require_hash_key().decode(),
+            "PULSE_BATCH_MAX_WAIT_MS": str(settings.batch_max_wait_ms),
+        }
+    )
+    return env
+
+
+def pulse_cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `pulse` command line against these settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "pulse.cli", *args], env=env_for(settings), capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )
+
+
+def scalar(url: str, query: str) -> object:
+    """One value from the warehouse."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+        return row[0] if row else None

@@ -1,0 +1,139 @@
+"""End to end on the real Kafka and PostgreSQL: replay -> engine -> warehouse -> KPIs, exactly once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from pulse.engines.native import NativeEngine
+from pulse.settings import Settings
+from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, load_stats, run_kpi
+
+from .conftest import pulse_cli, scalar
+from .labelled import Fixture, build_fixture, expected_kpis
+
+pytestmark = pytest.mark.integration
+
+DAY = date(2026, 3, 29)  # the spring-forward day in Europe: a 23-hour local day
+
+
+def _replay(settings: Settings, fx: Fixture, tmp_path: Path) -> None:
+    path = tmp_path / "replay.jsonl"
+    path.write_bytes(b"\n".join(fx.lines) + b"\n")
+    result = pulse_cli(settings, "replay", str(path))
+    assert result.returncode == 0, result.stderr
+
+
+def _run_engine(settings: Settings, idle: float = 3.0) -> dict[str, Any]:
+    return NativeEngine(settings).run(until_idle=idle).as_dict()
+
+
+def _kpis(settings: Settings, tz: str, country: str, product: str) -> dict[str, Any]:
+    window = KpiWindow(day=DAY, tz=tz, view_collections=("view_product_detail",))
+    with psycopg.connect(settings.reader_url) as conn:
+        return {
+            name: run_kpi(conn, name, window, country=country if name == "stores-by-country" else None,
+                          product_id=product if name == "product-hourly" else None)["rows"]
+            for name in KPI_NAMES
+        }
+
+
+@pytest.fixture(scope="module")
+def fixture() -> Fixture:
+    return build_fixture(DAY, n_valid=3000)
+
+
+def test_replay_loads_every_valid_event_once_and_quarantines_the_rest(
+    pipeline: Settings, fixture: Fixture, tmp_path: Path
+) -> None:
+    _replay(pipeline, fixture, tmp_path)
+    stats = _run_engine(pipeline)
+    assert stats["messages"] == len(fixture.lines)
+
+    facts = scalar(pipeline.database_url, "SELECT count(*) FROM fact_event")
+    distinct = scalar(pipeline.database_url, "SELECT count(DISTINCT event_id) FROM fact_event")
+    assert facts == distinct == len(fixture.valid)
+    with psycopg.connect(pipeline.database_url) as conn:
+        reasons = dict(conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall())
+        coordinates = conn.execute(
+            "SELECT count(*) FROM quarantine WHERE src_topic IS NULL OR src_offset IS NULL"
+        ).fetchone()
+    assert reasons == dict(fixture.malformed)
+    assert coordinates == (0,)
+    with psycopg.connect(pipeline.reader_url) as conn:
+        totals = load_stats(conn)
+    assert totals["events_loaded"] == len(fixture.valid)
+    assert totals["quarantined"] == sum(fixture.malformed.values())
+    assert totals["duplicates_skipped"] == fixture.duplicates
+    assert totals["quarantined_by_reason"] == dict(fixture.malformed)
+    assert totals["as_of"]["newest_event_time"] and totals["as_of"]["last_commit_at"]
+
+    # Replaying the whole file again (a full producer retry) changes nothing.
+    _replay(pipeline, fixture, tmp_path)
+    _run_engine(pipeline)
+    assert scalar(pipeline.database_url, "SELECT count(*) FROM fact_event") == len(fixture.valid)
+    assert scalar(pipeline.database_url, "SELECT count(*) FROM quarantine") == 2 * sum(fixture.malformed.values())
+    rollup_total = scalar(pipeline.database_url, "SELECT sum(events) FROM rollup_browser_os")
+    assert rollup_total == len(fixture.valid), "rollups count each event exactly once"
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/Santiago", "Asia/Kolkata"])
+def test_kpis_equal_an_independent_computation(
+    pipeline: Settings, fixture: Fixture, tmp_path: Path, tz: str
+) -> None:
+    _replay(pipeline, fixture, tmp_path)
+    _run_engine(pipeline)
+    for country, product in (("DE", "101"), ("FR", "100"), ("Chile", "107")):
+        expected = expected_kpis(fixture, DAY, tz, country=country if len(country) == 2 else "CL",
+                                 product_id=product)
+        actual = _kpis(pipeline, tz, country, product)
+        assert actual == expected, f"{tz} {country} {product}"
+    assert sum(r["views"] for r in _kpis(pipeline, tz, "DE", "101")["top-products"]) > 0
+
+
+def test_cli_read_commands_answer_in_json(pipeline: Settings, fixture: Fixture, tmp_path: Path) -> None:
+    _replay(pipeline, fixture, tmp_path)
+    _run_engine(pipeline)
+    top = pulse_cli(pipeline, "kpi", "top-countries", "--date", DAY.isoformat(), "--tz", "UTC", "--format", "json")
+    assert top.returncode == 0, top.stderr
+    answer = json.loads(top.stdout)
+    assert answer["rows"] == expected_kpis(fixture, DAY, "UTC", "DE", "101")["top-countries"]
+    assert set(answer["as_of"]) == {"newest_event_time", "last_commit_at"}
+    stats = json.loads(pulse_cli(pipeline, "stats", "--format", "json").stdout)
+    assert stats["events_loaded"] == len(fixture.valid)
+    listed = json.loads(pulse_cli(pipeline, "quarantine", "--limit", "500", "--format", "json").stdout)
+    assert len(listed) == sum(fixture.malformed.values())
+    assert {row["reason"] for row in listed} == set(fixture.malformed)
+    bad = pulse_cli(pipeline, "kpi", "top-products", "--tz", "Mars/Olympus")
+    assert bad.returncode != 0 and "Mars/Olympus" in bad.stderr
+    missing = pulse_cli(pipeline, "kpi", "product-hourly")
+    assert missing.returncode != 0 and "--product-id" in missing.stderr
+
+
+def test_roles_have_least_privilege(pipeline: Settings) -> None:
+    with psycopg.connect(pipeline.reader_url, autocommit=True) as reader:
+        reader.execute("SELECT count(*) FROM rollup_product")
+        for statement in (
+            "INSERT INTO dim_store VALUES (1, 'x')",
+            "DELETE FROM rollup_product",
+            "SELECT raw FROM quarantine",
+            "CREATE TABLE sneaky (x int)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.execute(statement)
+    with psycopg.connect(pipeline.loader_url, autocommit=True) as loader:
+        for statement in ("DROP TABLE fact_event", "TRUNCATE rollup_product", "DELETE FROM fact_event",
+                          "CREATE TABLE sneaky (x int)"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                loader.execute(statement)
+
+
+def test_migrate_is_idempotent(pipeline: Settings) -> None:
+    first = pulse_cli(pipeline, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "up to date" in first.stdout
