@@ -1,0 +1,151 @@
+"""Crash and restart on the real services: kill -9 of the engine, PostgreSQL and Kafka restarts.
+
+After each, the warehouse must hold every distinct event exactly once, with rollups and counters that
+agree with the facts. PULSE_TEST_CRASH_EVENTS sets the size of the kill -9 run (default 200,000).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from pulse.settings import Settings
+from pulse.sources.generator import TrafficGenerator
+from pulse.sources.kafka_producer import produce_synthetic
+from pulse.stack.kafka import start_kafka, stop_kafka
+from pulse.stack.postgres import restart_postgres
+
+from .conftest import env_for
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+CRASH_EVENTS = int(os.environ.get("PULSE_TEST_CRASH_EVENTS", "200000"))
+
+
+def _expected_ids(seed: int, count: int) -> set[str]:
+    """Event identities of what was sent: `id`, else `_id` (its `$oid` when an object)."""
+    ids = set()
+    for event in TrafficGenerator(seed=seed, start=START).events(count):
+        oid = event.get("_id")
+        ids.add(str(event.get("id") or (oid["$oid"] if isinstance(oid, dict) else oid)))
+    return ids
+
+
+def _start_engine(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run", *args],
+        env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def _loaded(settings: Settings) -> int:
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute("SELECT events_loaded FROM load_state").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _end_offsets(settings: Settings) -> int:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "offset-probe"})
+    try:
+        meta = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
+        return sum(consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)[1]
+                   for p in meta.partitions)
+    finally:
+        consumer.close()
+
+
+def _assert_exactly_once(settings: Settings, expected: set[str]) -> None:
+    with psycopg.connect(settings.database_url) as conn:
+        ids = [r[0] for r in conn.execute("SELECT event_id FROM fact_event")]
+        ledger = conn.execute("SELECT count(*) FROM event_ledger").fetchone()
+        rollups = conn.execute(
+            "SELECT (SELECT sum(events) FROM rollup_browser_os), (SELECT sum(events) FROM rollup_site_store)"
+        ).fetchone()
+        state = conn.execute("SELECT events_loaded FROM load_state").fetchone()
+        consumed = conn.execute("SELECT sum(next_offset) FROM kafka_offsets").fetchone()
+    assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicated facts"
+    assert set(ids) == expected, f"{len(expected - set(ids))} lost, {len(set(ids) - expected)} unexpected"
+    assert ledger == (len(expected),)
+    assert rollups == (len(expected), len(expected)), "rollups count every event exactly once"
+    assert state == (len(expected),)
+    assert consumed == (_end_offsets(settings),), "the offsets ledger reached the end of every partition"
+
+
+def _finish(settings: Settings) -> None:
+    final = _start_engine(settings, "--until-idle", "5")
+    _, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err.decode()[-2000:]
+
+
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(pipeline: Settings) -> None:
+    seed = 11
+    produce_synthetic(pipeline, count=CRASH_EVENTS, rate=None, seed=seed, progress=False, start=START)
+    expected = _expected_ids(seed, CRASH_EVENTS)
+    rng = random.Random(5)
+    kills = 0
+    while kills < 5 and _loaded(pipeline) < len(expected) * 0.8:
+        engine = _start_engine(pipeline)
+        time.sleep(rng.uniform(3.0, 7.0))
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(timeout=30)
+        kills += 1
+    assert kills >= 2, "the run was too short to kill the engine twice"
+    _finish(pipeline)
+    _assert_exactly_once(pipeline, expected)
+
+
+def test_postgres_restart_mid_stream_is_retried(pipeline: Settings, stack: Settings) -> None:
+    seed, count = 12, 60_000
+    produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
+    engine = _start_engine(pipeline, "--until-idle", "8")
+    deadline = time.monotonic() + 120
+    while _loaded(pipeline) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    restart_postgres(stack)
+    time.sleep(2)
+    restart_postgres(stack)
+    _, err = engine.communicate(timeout=600)
+    assert engine.returncode == 0, err.decode()[-2000:]
+    assert "retrying" in err.decode(), "the engine saw the restarts and retried"
+    _finish(pipeline)
+    _assert_exactly_once(pipeline, _expected_ids(seed, count))
+
+
+def test_kafka_restart_mid_stream_is_survived(pipeline: Settings, stack: Settings) -> None:
+    seed, count = 13, 40_000
+    produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
+    engine = _start_engine(pipeline, "--until-idle", "20")
+    deadline = time.monotonic() + 120
+    while _loaded(pipeline) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    stop_kafka(stack)
+    time.sleep(3)
+    start_kafka(stack)
+    _, err = engine.communicate(timeout=600)
+    assert engine.returncode == 0, err.decode()[-2000:]
+    _finish(pipeline)
+    _assert_exactly_once(pipeline, _expected_ids(seed, count))
+
+
+def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(pipeline: Settings) -> None:
+    seed, count = 14, 30_000
+    produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
+    engine = _start_engine(pipeline)
+    deadline = time.monotonic() + 120
+    while _loaded(pipeline) == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    engine.send_signal(signal.SIGTERM)
+    _, err = engine.communicate(timeout=60)
+    assert engine.returncode == 0, err.decode()[-2000:]
+    _finish(pipeline)
+    _assert_exactly_once(pipeline, _expected_ids(seed, count))
