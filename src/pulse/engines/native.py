@@ -1,8 +1,14 @@
-"""The native engine: poll a micro-batch -> transform with the pure core -> commit it in one txn."""
+"""The native engine: poll a micro-batch -> transform with the pure core -> commit it in one txn.
+
+Two stages overlap: while a committer thread writes batch N to PostgreSQL (waiting on I/O), the main
+thread polls and transforms batch N+1. Batches commit strictly in order, each with its offsets.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+import queue
 import signal
 import threading
 import time
@@ -47,6 +53,16 @@ class EngineStats:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A transformed batch waiting for the committer thread."""
+
+    batch: StarBatch
+    offsets: dict[tuple[str, int], int]
+    messages: int
+    started: float
+
+
 class NativeEngine:
     """One process: consumer, transform core and loader, with retries around the I/O."""
 
@@ -67,6 +83,10 @@ class NativeEngine:
         self.stats = EngineStats()
         self.stop_requested = threading.Event()
         self._on_batch = on_batch
+        # One batch may wait while another commits: memory stays bounded at two batches.
+        self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=1)
+        self._committed_offsets: dict[tuple[str, int], int] = {}
+        self._failure: Exception | None = None
 
     def request_stop(self, *_: object) -> None:
         """Finish the batch in flight, then exit (SIGTERM / Ctrl-C)."""
@@ -84,8 +104,11 @@ class NativeEngine:
         settings = self.settings
         self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger")
         assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
+        committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
+        committer.start()
 
         def resume_offsets(topic: str) -> dict[int, int]:
+            self._pending.join()  # batches in flight first: their offsets are the resume point
             offsets = self._retry(lambda: self.loader.stored_offsets(topic), "read the offsets ledger")
             assigned_at.append(time.monotonic())
             return offsets
@@ -97,6 +120,8 @@ class NativeEngine:
         last_message = 0.0
         try:
             while not self.stop_requested.is_set():
+                self._raise_committer_failure()
+                self._commit_to_kafka(consumer)
                 messages = consumer.consume(
                     num_messages=settings.batch_max_events, timeout=settings.batch_max_wait_ms / 1000
                 )
@@ -113,9 +138,13 @@ class NativeEngine:
                 last_message = time.monotonic()
                 self._process(consumer, records)
         finally:
+            self._pending.put(None)  # let the committer finish what is queued, then stop
+            committer.join()
+            self._commit_to_kafka(consumer)
             consumer.close()
             self.loader.close()
             log.info("engine stopped", extra=self.stats.as_dict())
+        self._raise_committer_failure()
         return self.stats
 
     def _process(self, consumer: Consumer, records: list[Message]) -> None:
@@ -128,24 +157,51 @@ class NativeEngine:
             key = (topic, partition)
             offsets[key] = max(offsets.get(key, 0), offset + 1)
         batch: StarBatch = transform_batch(raw, self.enrichers, now=time.time())
-        result = self._retry(lambda: self.loader.commit_batch(batch, offsets), "commit a batch")
-        # Kafka's own committed offsets only feed lag monitoring; the warehouse holds the truth.
+        self._pending.put(_Pending(batch, offsets, len(records), started))
+
+    def _commit_loop(self) -> None:
+        """The committer thread: one transaction per batch, in order, retried until it lands."""
+        while True:
+            item = self._pending.get()
+            try:
+                if item is None:
+                    return
+                if self._failure is not None:
+                    continue  # a terminal failure stops the engine: drop, never commit out of order
+                try:
+                    result = self._retry(
+                        functools.partial(self.loader.commit_batch, item.batch, item.offsets), "commit a batch"
+                    )
+                except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+                    self._failure = exc
+                    self.stop_requested.set()
+                    continue
+                self._committed_offsets.update(item.offsets)
+                stats = self.stats
+                stats.batches += 1
+                stats.messages += item.messages
+                stats.loaded += result.loaded
+                stats.duplicates += result.duplicates
+                stats.quarantined += result.quarantined
+                stats.last_batch_latency_s = time.monotonic() - item.started
+                if self._on_batch is not None:
+                    self._on_batch(result, stats)
+            finally:
+                self._pending.task_done()
+
+    def _commit_to_kafka(self, consumer: Consumer) -> None:
+        """Mirror committed offsets to Kafka for lag monitoring; the warehouse holds the truth."""
+        if not self._committed_offsets:
+            return
+        done, self._committed_offsets = self._committed_offsets, {}
         try:
-            consumer.commit(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=True
-            )
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in done.items()], asynchronous=True)
         except Exception as exc:  # noqa: BLE001 - best effort, never fatal
             log.debug("kafka offset commit skipped: %s", exc)
-        stats = self.stats
-        stats.batches += 1
-        stats.messages += len(records)
-        stats.loaded += result.loaded
-        stats.duplicates += result.duplicates
-        stats.quarantined += result.quarantined
-        stats.last_batch_latency_s = time.monotonic() - started
-        log.debug("batch committed", extra={"loaded": result.loaded, "messages": len(records)})
-        if self._on_batch is not None:
-            self._on_batch(result, stats)
+
+    def _raise_committer_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def _retry(self, action: Callable[[], T], what: str) -> T:
         delay = 0.2

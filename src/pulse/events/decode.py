@@ -93,8 +93,24 @@ def _classify_json_error(raw: bytes, exc: Exception) -> tuple[RejectReason, str]
 def _validate(doc: dict[str, Any], raw: bytes, source: SourceRef | None, now: float) -> Event:
     event_time = _event_time(doc, now)
     collection = _collection(doc.get("collection"))
-    ids = {name: _as_id(name, doc.get(name)) for name in _ID_FIELDS}
-    texts = {name: _as_text(name, doc.get(name)) for name in _TEXT_FIELDS}
+    fields: dict[str, str | None] = {}
+    # Hot path: most values are already short strings; only the others take the full coercion.
+    for name in _ID_FIELDS:
+        value = doc.get(name)
+        if value is None:
+            continue
+        if value.__class__ is str and len(value) <= MAX_ID_CHARS:
+            fields[name] = value.strip() or None
+        else:
+            fields[name] = _as_id(name, value)
+    for name in _TEXT_FIELDS:
+        value = doc.get(name)
+        if value is None:
+            continue
+        if value.__class__ is str and len(value) <= MAX_TEXT_CHARS:
+            fields[name] = value.strip() or None
+        else:
+            fields[name] = _as_text(name, value)
     email = _as_text("email_address", doc.get("email_address"))
     if email is None:
         email = _as_text("email", doc.get("email"))
@@ -110,8 +126,7 @@ def _validate(doc: dict[str, Any], raw: bytes, source: SourceRef | None, now: fl
         cart_products=_cart(doc.get("cart_products")),
         extra=extra,
         source=source,
-        **ids,
-        **texts,
+        **fields,
     )
 
 

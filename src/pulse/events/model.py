@@ -64,9 +64,13 @@ class CartItem:
     currency: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """A validated behaviour event: spec fields and the real variants folded into one shape."""
+    """A validated behaviour event: spec fields and the real variants folded into one shape.
+
+    Not frozen on purpose: a frozen dataclass sets each of its 27 fields through object.__setattr__,
+    which made construction the largest single cost of decoding. Treat it as immutable all the same.
+    """
 
     event_id: str
     collection: str
