@@ -103,8 +103,23 @@ def _dashboard(conn: Any, settings: Settings, stats: dict[str, Any]) -> Renderab
     return Group(
         header,
         Columns([Panel(render_kpi(products)), Panel(render_kpi(countries)), Panel(render_kpi(referrers))]),
-        Columns([Panel(render_kpi(stores)), Panel(render_kpi(hourly))]),
+        Columns([Panel(render_kpi(stores)), Panel(_hourly_line(hourly))]),
         Panel(render_kpi(browser_os)),
+    )
+
+
+def _hourly_line(answer: dict[str, Any]) -> RenderableType:
+    """product-hourly as one bar line: the demo screen has no room for 24 rows."""
+    views = [r["views"] for r in answer["rows"]]
+    peak = max(views) or 1
+    return Group(
+        Text(
+            f"product-hourly · product {answer.get('product_id')} · {answer['date']} ({answer['tz']})",
+            style="italic",
+        ),
+        Text("00 " + "".join(_SPARK[round(8 * v / peak)] for v in views) + " 23"),
+        Text(f"total {sum(views):,} views · peak hour {views.index(max(views)):02d}"),
+        _freshness(answer["as_of"]),
     )
 
 
