@@ -65,12 +65,24 @@ def decode_event(
         return _reject(Stage.DECODE, *_classify_json_error(raw, exc), raw, source)
     if not isinstance(doc, dict):
         return _reject(Stage.DECODE, RejectReason.NOT_AN_OBJECT, f"top level is {type(doc).__name__}", raw, source)
+    if b"u0000" in raw and _has_nul(doc):  # cheap byte test first; PostgreSQL text cannot hold U+0000
+        return _reject(Stage.VALIDATE, RejectReason.NUL_CHARACTER, "a string contains U+0000", raw, source)
     try:
         return _validate(doc, raw, source, now)
     except _Invalid as bad:
         return _reject(Stage.VALIDATE, bad.reason, bad.detail, raw, source)
     except RecursionError:
         return _reject(Stage.VALIDATE, RejectReason.TOO_DEEP, "nesting too deep", raw, source)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _reject(

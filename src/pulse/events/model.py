@@ -34,6 +34,7 @@ class RejectReason(StrEnum):
     INVALID_JSON = "invalid_json"
     NOT_AN_OBJECT = "not_an_object"
     TOO_DEEP = "too_deep"
+    NUL_CHARACTER = "nul_character"
     MISSING_EVENT_TIME = "missing_event_time"
     BAD_EVENT_TIME = "bad_event_time"
     EVENT_TIME_OUT_OF_RANGE = "event_time_out_of_range"

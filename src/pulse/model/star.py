@@ -16,7 +16,7 @@ from pulse.enrich.referrer import classify_referrer
 from pulse.enrich.url import parse_page_url
 from pulse.enrich.useragent import UserAgentParser
 from pulse.events.decode import decode_event
-from pulse.events.model import Event, Rejection, SourceRef
+from pulse.events.model import Event, Rejection, RejectReason, SourceRef, Stage
 from pulse.model.keys import dim_key
 
 # Column order of the staged fact rows (the fact table's columns plus the rollup's natural values).
@@ -106,7 +106,12 @@ def transform_batch(
             batch.duplicates_in_batch += 1
             continue
         seen.add(decoded.event_id)
-        batch.facts.append(model_event(decoded, enrichers, batch.dims))
+        try:
+            batch.facts.append(model_event(decoded, enrichers, batch.dims))
+        except Exception as exc:  # noqa: BLE001 - a bug in an enricher must not stop the stream
+            batch.rejections.append(
+                Rejection(Stage.ENRICH, RejectReason.ENRICH_FAILED, f"{type(exc).__name__}: {exc}"[:500], raw, source)
+            )
     return batch
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pulse.events.model import RejectReason, SourceRef
 from pulse.model.keys import dim_key
@@ -97,3 +100,29 @@ def test_every_dimension_row_matches_its_column_list(enrichers: Enrichers) -> No
         for key, row in rows.items():
             assert len(row) == len(DIMENSIONS[table]) and row[0] == key
     assert all(len(r) == len(STAGE_COLUMNS) for r in batch.facts)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=15,
+)
+event_fields = st.sampled_from(
+    ["id", "_id", "collection", "ip", "user_agent", "product_id", "store_id", "option", "cart_products",
+     "email_address", "current_url", "referrer_url", "viewing_product_id", "utm_medium", "local_time", "extra"]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(event_fields | st.text(max_size=6), json_values, max_size=8))
+def test_any_json_object_with_a_time_becomes_a_storable_row_or_a_rejection(enrichers: Enrichers, doc: dict) -> None:
+    doc = {**doc, "time_stamp": 1716883882}
+    doc.setdefault("collection", "view_product_detail")
+    raw = json.dumps(doc).encode()
+    batch = transform_batch([(raw, None)], enrichers, now=NOW)
+    assert len(batch.facts) + len(batch.rejections) == 1
+    for row in batch.facts:
+        for value in row:
+            if isinstance(value, str):
+                assert "\x00" not in value, "PostgreSQL text cannot hold U+0000"
