@@ -25,3 +25,7 @@ class MissingToolError(TerminalError):
 
 class BadRequestError(PulseError):
     """A request names something that does not exist or lacks a parameter (a 4xx, not a crash)."""
+
+
+class DataRejectedError(PulseError):
+    """The database refused a batch's data (not the connection): its messages go to quarantine."""

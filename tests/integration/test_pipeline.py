@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,8 @@ import psycopg
 import pytest
 
 from pulse.engines.native import NativeEngine
+from pulse.enrich.useragent import UserAgentInfo
+from pulse.model.star import Enrichers
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, load_stats, run_kpi
 
@@ -137,3 +140,30 @@ def test_migrate_is_idempotent(pipeline: Settings) -> None:
     first = pulse_cli(pipeline, "migrate")
     assert first.returncode == 0, first.stderr
     assert "up to date" in first.stdout
+
+
+class _PoisonUserAgents:
+    """An enricher double that yields a value PostgreSQL refuses (U+0000 in text)."""
+
+    def parse(self, user_agent: str | None) -> UserAgentInfo:
+        return UserAgentInfo(browser="bad\x00browser", browser_major=None, os="Other", device_type="other",
+                             is_bot=False)
+
+
+def test_a_batch_the_database_refuses_is_quarantined_and_the_engine_goes_on(
+    pipeline: Settings, fixture: Fixture, tmp_path: Path
+) -> None:
+    real = Enrichers.create(hash_key=b"integration-test-hash-key-0123456789")
+    poison = dataclasses.replace(real, user_agents=_PoisonUserAgents())  # type: ignore[arg-type]
+    _replay(pipeline, fixture, tmp_path)
+    stats = NativeEngine(pipeline, enrichers=poison).run(until_idle=3)
+    assert stats.messages == len(fixture.lines)
+    with psycopg.connect(pipeline.database_url) as conn:
+        reasons = dict(conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall())
+        facts = conn.execute("SELECT count(*) FROM fact_event").fetchone()
+    assert facts == (0,)
+    refused = reasons.pop("load_failed")
+    assert reasons == dict(fixture.malformed), "malformed messages keep their own reason"
+    assert refused + sum(reasons.values()) == len(fixture.lines), "every message is in quarantine: nothing lost"
+    # The engine reads on from there: a healthy engine finds nothing left to do.
+    assert NativeEngine(pipeline).run(until_idle=2).messages == 0

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from pulse.errors import TransientError
-from pulse.events.model import SourceRef
+from pulse.errors import DataRejectedError, TransientError
+from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import Enrichers, StarBatch, transform_batch
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
@@ -61,6 +61,20 @@ class _Pending:
     offsets: dict[tuple[str, int], int]
     messages: int
     started: float
+    raw: list[tuple[bytes, SourceRef | None]]
+
+
+def _refused(item: _Pending, error: DataRejectedError) -> StarBatch:
+    """A batch the database refused: every message of it goes to quarantine, none is lost."""
+    log.error("quarantining a batch of %d messages the database refused: %s", item.messages, error)
+    already = {r.source for r in item.batch.rejections}
+    return StarBatch(
+        rejections=item.batch.rejections + [
+            Rejection(Stage.LOAD, RejectReason.LOAD_FAILED, str(error)[:500], raw, src)
+            for raw, src in item.raw
+            if src not in already
+        ]
+    )
 
 
 class NativeEngine:
@@ -102,14 +116,16 @@ class NativeEngine:
     def run(self, until_idle: float | None = None) -> EngineStats:
         """Consume until stopped, or until `until_idle` seconds pass without a new message."""
         settings = self.settings
-        self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger")
+        self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger", abort_on_stop=True)
         assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
 
         def resume_offsets(topic: str) -> dict[int, int]:
             self._pending.join()  # batches in flight first: their offsets are the resume point
-            offsets = self._retry(lambda: self.loader.stored_offsets(topic), "read the offsets ledger")
+            offsets = self._retry(
+                lambda: self.loader.stored_offsets(topic), "read the offsets ledger", abort_on_stop=True
+            )
             assigned_at.append(time.monotonic())
             return offsets
 
@@ -157,7 +173,7 @@ class NativeEngine:
             key = (topic, partition)
             offsets[key] = max(offsets.get(key, 0), offset + 1)
         batch: StarBatch = transform_batch(raw, self.enrichers, now=time.time())
-        self._pending.put(_Pending(batch, offsets, len(records), started))
+        self._pending.put(_Pending(batch, offsets, len(records), started, raw))
 
     def _commit_loop(self) -> None:
         """The committer thread: one transaction per batch, in order, retried until it lands."""
@@ -169,9 +185,15 @@ class NativeEngine:
                 if self._failure is not None:
                     continue  # a terminal failure stops the engine: drop, never commit out of order
                 try:
-                    result = self._retry(
-                        functools.partial(self.loader.commit_batch, item.batch, item.offsets), "commit a batch"
-                    )
+                    try:
+                        result = self._retry(
+                            functools.partial(self.loader.commit_batch, item.batch, item.offsets), "commit a batch"
+                        )
+                    except DataRejectedError as refused:
+                        result = self._retry(
+                            functools.partial(self.loader.commit_batch, _refused(item, refused), item.offsets),
+                            "quarantine a refused batch",
+                        )
                 except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
                     self._failure = exc
                     self.stop_requested.set()
@@ -203,7 +225,11 @@ class NativeEngine:
         if self._failure is not None:
             raise self._failure
 
-    def _retry(self, action: Callable[[], T], what: str) -> T:
+    def _retry(self, action: Callable[[], T], what: str, *, abort_on_stop: bool = False) -> T:
+        """Run `action` until it succeeds, backing off on transient failures (capped, logged).
+
+        Commits never give up, even when a stop is requested: the batch in flight must land.
+        """
         delay = 0.2
         while True:
             try:
@@ -211,6 +237,6 @@ class NativeEngine:
             except TransientError as exc:
                 self.stats.retries += 1
                 log.warning("could not %s, retrying in %.1f s: %s", what, delay, exc)
-                if self.stop_requested.wait(delay) and what != "commit a batch":
+                if self.stop_requested.wait(delay) and abort_on_stop:
                     raise
                 delay = min(delay * 2, self.settings.retry_max_backoff_s)

@@ -23,6 +23,7 @@ class Stage(StrEnum):
     DECODE = "decode"
     VALIDATE = "validate"
     ENRICH = "enrich"
+    LOAD = "load"
 
 
 class RejectReason(StrEnum):
@@ -42,6 +43,7 @@ class RejectReason(StrEnum):
     BAD_FIELD_TYPE = "bad_field_type"
     FIELD_TOO_LONG = "field_too_long"
     ENRICH_FAILED = "enrich_failed"
+    LOAD_FAILED = "load_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from pulse.errors import TerminalError, TransientError
+from pulse.errors import DataRejectedError, TerminalError, TransientError
 from pulse.model.star import DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
 
 log = logging.getLogger(__name__)
@@ -284,6 +284,8 @@ class _translate_errors:
             return
         if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction):
             raise TerminalError(f"warehouse schema missing ({exc}); run `pulse migrate`") from None
+        if isinstance(exc, pg_errors.DataError | pg_errors.IntegrityError):
+            raise DataRejectedError(f"PostgreSQL refused the batch: {str(exc).strip()[:300]}") from None
         if isinstance(exc, pg_errors.InsufficientPrivilege):
             raise TerminalError(f"the loader role lacks a privilege: {exc}") from None
         if isinstance(

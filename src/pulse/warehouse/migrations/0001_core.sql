@@ -47,7 +47,7 @@ CREATE TABLE dim_site (
   site_key      bigint PRIMARY KEY,
   host          text,                        -- normalised host of current_url
   site          text,                        -- storefront domain, e.g. glamira.co.uk
-  country_code  char(2),                     -- ISO 3166-1 alpha-2; NULL for glamira.com (International)
+  country_code  text,                     -- ISO 3166-1 alpha-2; NULL for glamira.com (International)
   country_name  text,
   is_noise      boolean NOT NULL,
   noise_reason  text
@@ -55,7 +55,7 @@ CREATE TABLE dim_site (
 
 CREATE TABLE dim_location (
   location_key bigint PRIMARY KEY,
-  country_code char(2),
+  country_code text,
   country_name text,
   region       text,
   city         text
