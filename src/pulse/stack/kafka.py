@@ -52,7 +52,7 @@ _librdkafka_log = logging.getLogger("pulse.stack.kafka.librdkafka")
 _librdkafka_log.addHandler(logging.NullHandler())
 _librdkafka_log.propagate = False
 # Brokers started by this process: polled so an exited broker is reaped instead of left a zombie.
-_children: dict[int, subprocess.Popen[bytes]] = {}
+_children: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # brokers started here -> their config
 
 
 # --- jars ------------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ def start_kafka(settings: Settings, progress: Progress | None = None, wait: bool
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=files.root, start_new_session=True,
         )  # fmt: skip
-    _children[child.pid] = child
+    _children[child.pid] = (child, files.config)
     files.pid.write_text(f"{child.pid}\n")
     if wait:
         _wait_until_ready(settings, child.pid)
@@ -364,10 +364,11 @@ def _free_port(host: str) -> int:
 
 def _is_our_broker(pid: int, files: BrokerFiles) -> bool:
     """True when `pid` is a live (not zombie) JVM running kafka.Kafka with this stack's config."""
-    child = _children.get(pid)
-    if child is not None:  # started here: between fork and exec its cmdline is not yet java's
+    started = _children.get(pid)
+    if started is not None:  # started here: between fork and exec its cmdline is not yet java's
+        child, config = started
         if child.poll() is None:
-            return True
+            return config == files.config  # this process may run several stacks (the tests do)
         del _children[pid]
         return False
     try:
