@@ -92,7 +92,7 @@ def run_naive(settings: Any, url: str, topic: str, expected: int) -> dict[str, A
     done = 0
     started = time.monotonic()
     with psycopg.connect(url) as conn:
-        conn.execute("CREATE TABLE naive_fact (LIKE fact_event)")
+        conn.execute("CREATE TABLE naive_fact (LIKE fact_event INCLUDING DEFAULTS)")
         conn.execute("ALTER TABLE naive_fact ADD PRIMARY KEY (event_id)")
         conn.commit()
         while done < expected:
@@ -138,8 +138,8 @@ def main() -> None:
     stack_up(settings)
     export_local_credentials(settings)
     run_id = f"bench_{uuid.uuid4().hex[:8]}"
-    AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).create_topics(
-        [NewTopic(run_id, settings.topic_partitions, 1)])[run_id].result(timeout=30)
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin.create_topics([NewTopic(run_id, settings.topic_partitions, 1)])[run_id].result(timeout=30)
     print(f"producing {args.events:,} events to {run_id} ...", flush=True)
     t0 = time.monotonic()
     produce_synthetic(settings.model_copy(update={"topic": run_id}), count=args.events, rate=None, seed=42,

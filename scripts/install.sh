@@ -34,6 +34,10 @@ missing=()
 java_ok || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 postgres_ok || missing+=(postgresql)
+# the browser test drives Debian's Chromium; the collector load test uses wrk; the tracker build, terser (npm)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [[ ! -x .venv/bin/python ]]; then
   python=$(python_for_venv) || missing+=(python3)
   if [[ -n "${python:-}" ]] && ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
@@ -73,6 +77,12 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]] || ! .venv/bin/python -
   echo "$wanted" >"$stamp"
 else
   say ".venv is up to date"
+fi
+
+# --- tracker build tool (terser, from the npm registry, kept inside .venv) -------------------------
+if [[ ! -x .venv/tools/node_modules/.bin/terser ]]; then
+  say "installing terser (tracker minifier) into .venv/tools"
+  npm install --prefix .venv/tools --no-audit --no-fund --silent 'terser@5.51.4' >/dev/null
 fi
 
 # --- Kafka broker jars -----------------------------------------------------------------------

@@ -276,6 +276,21 @@ def demo(
     run_demo(_settings(), rate=rate, refresh=refresh, console=console)
 
 
+# ---------------------------------------------------------------------------------------- collect
+@app.command()
+def collect(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: PULSE_COLLECT_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: PULSE_COLLECT_PORT).")] = None,
+) -> None:
+    """Serve the HTTP collector: POST /collect (and a GET pixel) -> Kafka, with /metrics and /healthz."""
+    from pulse.collect.app import serve
+
+    settings = load_settings()
+    console.print(f"pulse collector on http://{host or settings.collect_host}:{port or settings.collect_port}"
+                  f"/collect -> Kafka {settings.kafka_bootstrap} topic {settings.topic}")
+    serve(settings, host=host, port=port)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning pulse errors into a message and exit status 1."""
     try:

@@ -63,6 +63,26 @@ class Settings(BaseSettings):
     batch_max_wait_ms: int = Field(default=200, ge=1, description="Micro-batch time bound.")
     retry_max_backoff_s: float = Field(default=30.0, gt=0, description="Longest wait between retries.")
 
+    # --- collector (pulse collect) -----------------------------------------------------------
+    collect_host: str = Field(default="127.0.0.1", description="Address the HTTP collector listens on.")
+    collect_port: int = Field(default=8420, ge=1, le=65535, description="Port the HTTP collector listens on.")
+    collect_trusted_proxies: tuple[str, ...] = Field(
+        default=("127.0.0.1/32", "::1/128"),
+        description="Proxies (IPs or CIDRs) whose X-Forwarded-For the collector believes; [] trusts none.",
+    )
+    collect_allowed_origins: tuple[str, ...] = Field(
+        default=(), description="Storefront origins allowed to send events from a browser (CORS); [\"*\"] allows any."
+    )
+    collect_max_body_bytes: int = Field(default=512_000, ge=1024, description="Largest request body (413 above).")
+    collect_max_batch_events: int = Field(default=500, ge=1, description="Most events in one request (413 above).")
+    collect_rate_limit_per_s: float = Field(
+        default=20.0, gt=0, description="Requests per second one client IP may send on average (429 above)."
+    )
+    collect_rate_limit_burst: int = Field(default=60, ge=1, description="Requests one client IP may send at once.")
+    collect_delivery_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for Kafka to acknowledge a request's events (503 after)."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

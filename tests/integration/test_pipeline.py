@@ -16,8 +16,8 @@ from pulse.enrich.useragent import UserAgentInfo
 from pulse.model.star import Enrichers
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, load_stats, run_kpi
+from tests.services import pulse_cli, scalar
 
-from .conftest import pulse_cli, scalar
 from .labelled import Fixture, build_fixture, expected_kpis
 
 pytestmark = pytest.mark.integration

@@ -23,8 +23,7 @@ from pulse.sources.generator import TrafficGenerator
 from pulse.sources.kafka_producer import produce_synthetic
 from pulse.stack.kafka import start_kafka, stop_kafka
 from pulse.stack.postgres import restart_postgres
-
-from .conftest import env_for
+from tests.services import env_for
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ _SEP = "\x1f"
 _NULL = "\x00"
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=65_536)
 def dim_key(*parts: str | bool | None) -> int:
     """Key of a dimension row: identical natural values give the identical key in every engine."""
     text = _SEP.join(_NULL if p is None else str(p) for p in parts)

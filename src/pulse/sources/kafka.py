@@ -39,7 +39,7 @@ def create_consumer(
         "session.timeout.ms": 10000,
         "max.poll.interval.ms": 600000,
         "fetch.wait.max.ms": 50,
-        "queued.max.messages.kbytes": 65536,
+        "queued.max.messages.kbytes": 16384,
         "client.id": "pulse-native",
         "error_cb": _log_client_error,
     }

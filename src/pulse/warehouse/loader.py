@@ -240,7 +240,7 @@ class WarehouseLoader:
     def _remember(self, pending: dict[str, list[tuple[object, ...]]], days: list[object]) -> None:
         for table, rows in pending.items():
             known = self._known_dims[table]
-            if len(known) > 500_000:
+            if len(known) > 100_000:
                 known.clear()  # bounded memory; re-sending a known row is harmless
             for row in rows:
                 known[row[0]] = row[2] if table == "dim_product" else True  # type: ignore[index]

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,14 +20,9 @@ from pulse.settings import Settings, load_settings
 from pulse.stack import postgres
 from pulse.stack.manager import export_local_credentials, stack_down, stack_up
 from pulse.warehouse.migrate import migrate
+from tests.services import free_port, superuser
 
 PARTITIONS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +33,8 @@ def stack() -> Iterator[Settings]:
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PULSE_") or k == "PGPASSFILE"}
     settings = load_settings(
         home=home,
-        kafka_bootstrap=f"127.0.0.1:{_free_port()}",
-        database_url=f"postgresql://pulse@127.0.0.1:{_free_port()}/pulse",
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        database_url=f"postgresql://pulse@127.0.0.1:{free_port()}/pulse",
         topic_partitions=PARTITIONS,
     )
     try:
@@ -54,15 +46,6 @@ def stack() -> Iterator[Settings]:
         shutil.rmtree(home, ignore_errors=True)
         os.environ.pop("PGPASSFILE", None)
         os.environ.update(saved)
-
-
-def superuser(settings: Settings) -> psycopg.Connection:
-    """The cluster's bootstrap superuser over the stack's unix socket (peer authentication)."""
-    target = postgres.parse_target(settings)
-    return psycopg.connect(
-        host=str(postgres.cluster_files(settings).socket_dir), port=target.port, user="postgres",
-        dbname="postgres", autocommit=True,
-    )
 
 
 @pytest.fixture
@@ -93,37 +76,3 @@ def pipeline(stack: Settings) -> Iterator[Settings]:
     admin_client.delete_topics([name])
     with superuser(stack) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def env_for(settings: Settings) -> dict[str, str]:
-    """Environment variables that make a `pulse` subprocess use these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-    env.update(
-        {
-            "PULSE_HOME": str(settings.home),
-            "PULSE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "PULSE_TOPIC": settings.topic,
-            "PULSE_CONSUMER_GROUP": settings.consumer_group,
-            "PULSE_DATABASE_URL": settings.database_url,
-            "PULSE_LOADER_DATABASE_URL": settings.loader_url,
-            "PULSE_READER_DATABASE_URL": settings.reader_url,
-            "PULSE_HASH_KEY": settings.require_hash_key().decode(),
-            "PULSE_BATCH_MAX_WAIT_MS": str(settings.batch_max_wait_ms),
-        }
-    )
-    return env
-
-
-def pulse_cli(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real `pulse` command line against these settings."""
-    return subprocess.run(
-        [sys.executable, "-m", "pulse.cli", *args], env=env_for(settings), capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )
-
-
-def scalar(url: str, query: str) -> object:
-    """One value from the warehouse."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
-        return row[0] if row else None

@@ -1,0 +1,124 @@
+"""The collector's Kafka side: an idempotent producer whose acknowledgements resolve asyncio futures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from pulse.settings import Settings
+
+LINGER_MS = 5
+QUEUE_MAX_MESSAGES = 200_000  # local queue bound: beyond it produce() refuses at once (503), never blocks
+POLL_INTERVAL_S = 0.05
+
+_log = logging.getLogger(__name__)
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not acknowledge every event of a request in time (or refused them)."""
+
+
+class _Batch:
+    """One request's messages: resolves its future when all are acknowledged, or at the first failure."""
+
+    __slots__ = ("future", "loop", "pending", "lock")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.pending = count
+        self.lock = threading.Lock()
+
+    def on_delivery(self, err: KafkaError | None, msg: Message | None) -> None:
+        """Called by librdkafka on the poll thread."""
+        with self.lock:
+            if self.pending <= 0:
+                return
+            if err is not None:
+                self.pending = 0
+                self.loop.call_soon_threadsafe(self._fail, f"{err.name()}: {err.str()}")
+                return
+            self.pending -= 1
+            if self.pending == 0:
+                self.loop.call_soon_threadsafe(self._done)
+
+    def _done(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+    def _fail(self, reason: str) -> None:
+        if not self.future.done():
+            self.future.set_exception(KafkaUnavailable(reason))
+
+
+class KafkaBridge:
+    """Produce a request's events at once and await the broker's acknowledgement of all of them.
+
+    `message.timeout.ms` equals the collector's delivery timeout, so when a request is answered 503
+    librdkafka has given up on its messages too: an answer is final (202 = all stored, acks=all).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.topic
+        self.timeout_s = settings.collect_delivery_timeout_s
+        self.broker_error: str | None = None
+        self._producer = Producer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "client.id": "pulse-collector",
+                "enable.idempotence": True,
+                "acks": "all",
+                "compression.type": "lz4",
+                "linger.ms": LINGER_MS,
+                "message.timeout.ms": int(self.timeout_s * 1000),
+                "queue.buffering.max.messages": QUEUE_MAX_MESSAGES,
+                "error_cb": self._on_error,
+                "logger": _log,
+            }
+        )
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="pulse-collector-kafka", daemon=True)
+        self._poller.start()
+
+    def _on_error(self, err: KafkaError) -> None:
+        self.broker_error = f"{err.name()}: {err.str()}"
+        _log.warning("Kafka: %s", self.broker_error)
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(POLL_INTERVAL_S)
+
+    async def send(self, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """Produce (key, value) messages; return once Kafka acknowledged all; KafkaUnavailable otherwise."""
+        batch = _Batch(asyncio.get_running_loop(), len(messages))
+        try:
+            for key, value in messages:
+                self._producer.produce(self.topic, value, key, on_delivery=batch.on_delivery)
+        except BufferError:
+            raise KafkaUnavailable("the collector's Kafka queue is full (Kafka is slow or down)") from None
+        except KafkaException as exc:
+            raise KafkaUnavailable(f"Kafka refused the events: {exc.args[0]}") from None
+        try:
+            # librdkafka itself fails each message after message.timeout.ms; the margin covers the poll tick
+            await asyncio.wait_for(asyncio.shield(batch.future), self.timeout_s + 1.0)
+        except TimeoutError:
+            raise KafkaUnavailable(f"Kafka did not acknowledge within {self.timeout_s:g} s") from None
+
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        """True when the broker answers a metadata request for the topic."""
+        try:
+            metadata = await asyncio.to_thread(self._producer.list_topics, self.topic, timeout_s)
+        except KafkaException:
+            return False
+        topic = metadata.topics.get(self.topic)
+        return topic is not None and topic.error is None and bool(metadata.brokers)
+
+    def close(self, timeout_s: float = 10.0) -> int:
+        """Stop polling and flush what is queued; return how many messages were left undelivered."""
+        self._stop.set()
+        self._poller.join(timeout=2.0)
+        return int(self._producer.flush(timeout_s))
