@@ -80,6 +80,17 @@ def _assert_exactly_once(settings: Settings, expected: set[str]) -> None:
     assert consumed == (_end_offsets(settings),), "the offsets ledger reached the end of every partition"
 
 
+def _engine_loading(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    """An engine subprocess that has committed its first batch (or a failed test after 120 s)."""
+    engine = _start_engine(settings, *args)
+    deadline = time.monotonic() + 120
+    while _loaded(settings) == 0:
+        assert time.monotonic() < deadline, "the engine loaded nothing in 120 s"
+        assert engine.poll() is None, "the engine exited before loading"
+        time.sleep(0.3)
+    return engine
+
+
 def _finish(settings: Settings) -> None:
     final = _start_engine(settings, "--until-idle", "5")
     _, err = final.communicate(timeout=600)
@@ -106,10 +117,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(pipeline: Setting
 def test_postgres_restart_mid_stream_is_retried(pipeline: Settings, stack: Settings) -> None:
     seed, count = 12, 60_000
     produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
-    engine = _start_engine(pipeline, "--until-idle", "8")
-    deadline = time.monotonic() + 120
-    while _loaded(pipeline) == 0 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    engine = _engine_loading(pipeline, "--until-idle", "8")
     restart_postgres(stack)
     time.sleep(2)
     restart_postgres(stack)
@@ -123,10 +131,7 @@ def test_postgres_restart_mid_stream_is_retried(pipeline: Settings, stack: Setti
 def test_kafka_restart_mid_stream_is_survived(pipeline: Settings, stack: Settings) -> None:
     seed, count = 13, 40_000
     produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
-    engine = _start_engine(pipeline, "--until-idle", "20")
-    deadline = time.monotonic() + 120
-    while _loaded(pipeline) == 0 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    engine = _engine_loading(pipeline, "--until-idle", "20")
     stop_kafka(stack)
     time.sleep(3)
     start_kafka(stack)
@@ -139,10 +144,7 @@ def test_kafka_restart_mid_stream_is_survived(pipeline: Settings, stack: Setting
 def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(pipeline: Settings) -> None:
     seed, count = 14, 30_000
     produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
-    engine = _start_engine(pipeline)
-    deadline = time.monotonic() + 120
-    while _loaded(pipeline) == 0 and time.monotonic() < deadline:
-        time.sleep(0.3)
+    engine = _engine_loading(pipeline)
     engine.send_signal(signal.SIGTERM)
     _, err = engine.communicate(timeout=60)
     assert engine.returncode == 0, err.decode()[-2000:]
