@@ -85,6 +85,12 @@ if [[ ! -x .venv/tools/node_modules/.bin/terser ]]; then
   npm install --prefix .venv/tools --no-audit --no-fund --silent 'terser@5.51.4' >/dev/null
 fi
 
+# --- Swagger UI for the API's /docs (npm registry, kept inside .venv: no CDN at run time) ------------
+if [[ ! -f .venv/tools/node_modules/swagger-ui-dist/swagger-ui-bundle.js ]]; then
+  say "installing Swagger UI (API docs) into .venv/tools"
+  npm install --prefix .venv/tools --no-audit --no-fund --silent 'swagger-ui-dist@5.35.0' >/dev/null
+fi
+
 # --- Kafka broker jars -----------------------------------------------------------------------
 say "Kafka broker jars"
 .venv/bin/python -m pulse.stack.kafka fetch

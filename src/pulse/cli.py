@@ -270,7 +270,7 @@ def demo(
     rate: Annotated[float, typer.Option(min=1, help="Synthetic events per second.")] = 200.0,
     refresh: Annotated[float, typer.Option(min=0.2, help="Seconds between screen refreshes.")] = 1.0,
 ) -> None:
-    """Stack up, migrate, synthetic traffic, the engine, and a live view of the six KPIs until Ctrl-C."""
+    """Stack up, migrate, synthetic traffic, the engine, and the six KPIs live (terminal and page) until Ctrl-C."""
     from pulse.serve.terminal import run_demo
 
     run_demo(_settings(), rate=rate, refresh=refresh, console=console)
@@ -289,6 +289,22 @@ def collect(
     console.print(f"pulse collector on http://{host or settings.collect_host}:{port or settings.collect_port}"
                   f"/collect -> Kafka {settings.kafka_bootstrap} topic {settings.topic}")
     serve(settings, host=host, port=port)
+
+
+# ---------------------------------------------------------------------------------------- serve
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: PULSE_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: PULSE_API_PORT).")] = None,
+) -> None:
+    """Serve the KPI API (/api/kpis/NAME, /api/stats, /healthz, /docs) and the live page at / (read-only role)."""
+    from pulse.serve.api import serve as serve_api
+
+    settings = _settings()
+    url = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    auth = "bearer token required" if settings.api_token else "no token (PULSE_API_TOKEN unset)"
+    console.print(f"pulse live page on {url}/ · API {url}/api/kpis · docs {url}/docs · {auth}")
+    serve_api(settings, host=host, port=port)
 
 
 def main() -> None:

@@ -83,6 +83,19 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Longest wait for Kafka to acknowledge a request's events (503 after)."
     )
 
+    # --- KPI API and live page (pulse serve) ------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the KPI API and live page listen on.")
+    api_port: int = Field(default=8430, ge=1, le=65535, description="Port the KPI API and live page listen on.")
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="When set, every /api route needs `Authorization: Bearer <token>` (401 otherwise);"
+        " /healthz and the page itself stay open. Unset: no authentication (keep the API on a private network).",
+    )
+    api_pool_size: int = Field(default=4, ge=1, description="Most read-only connections the API holds open.")
+    api_stale_after_s: float = Field(
+        default=60.0, gt=0, description="The live page shows its data as stale (red) when the last commit is older."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from pulse.settings import Settings
+from pulse.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 _SPARK = " ▁▂▃▄▅▆▇█"
@@ -78,7 +79,7 @@ def _freshness(as_of: dict[str, str | None]) -> Text:
     )
 
 
-def _dashboard(conn: Any, settings: Settings, stats: dict[str, Any]) -> RenderableType:
+def _dashboard(conn: Any, settings: Settings, stats: dict[str, Any], page_url: str = "") -> RenderableType:
     from pulse.warehouse.kpis import KpiWindow, run_kpi, today_in
 
     window = KpiWindow(
@@ -97,7 +98,7 @@ def _dashboard(conn: Any, settings: Settings, stats: dict[str, Any]) -> Renderab
     header = Text(
         f"pulse live · {window.day} ({window.tz}) · engine: {stats.get('messages', 0):,} messages, "
         f"{stats.get('loaded', 0):,} loaded, {stats.get('quarantined', 0):,} quarantined, "
-        f"{stats.get('events_per_s', 0)} msg/s · Ctrl-C to stop",
+        f"{stats.get('events_per_s', 0)} msg/s · live page {page_url or 'off'} · Ctrl-C to stop",
         style="bold",
     )
     return Group(
@@ -124,8 +125,10 @@ def _hourly_line(answer: dict[str, Any]) -> RenderableType:
 
 
 def run_demo(settings: Settings, *, rate: float, refresh: float, console: Console) -> None:
-    """The README's demo: local stack, schema, synthetic traffic, engine and a live KPI screen."""
+    """The README's demo: local stack, schema, synthetic traffic, engine, a live KPI screen and the live page."""
+    from pulse.collect.server import running
     from pulse.engines.native import NativeEngine
+    from pulse.serve.api import create_app
     from pulse.sources.kafka_producer import produce_forever
     from pulse.stack.manager import stack_up
     from pulse.stack.postgres import export_local_credentials
@@ -138,12 +141,16 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
         status.update("migrating the warehouse...")
         with connect(settings.database_url) as conn:
             migrate(conn)
+    # `stack up` has just written stack.env (role URLs, the local hash key): read it before starting.
+    local = load_settings(home=settings.home)
     settings = settings.model_copy(
         update={
             "loader_database_url": settings.loader_database_url or stack.get("loader_database_url"),
             "reader_database_url": settings.reader_database_url or stack.get("reader_database_url"),
+            "hash_key": settings.hash_key or local.hash_key,
         }
     )
+    settings.require_hash_key()
     stop = threading.Event()
     engine = NativeEngine(settings)
     producer = threading.Thread(target=produce_forever, args=(settings, rate, int(time.time()), stop),
@@ -153,11 +160,13 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
     runner.start()
     logging.getLogger().setLevel(logging.WARNING)  # the live screen is the output now
     try:
-        with connect(settings.reader_url) as conn, Live(console=console, refresh_per_second=4, screen=False) as live:
-            conn.autocommit = True
-            while runner.is_alive():
-                live.update(_dashboard(conn, settings, engine.stats.as_dict()))
-                time.sleep(refresh)
+        with running(create_app(settings), host=settings.api_host, port=_page_port(settings)) as page_url:
+            console.print(f"live page: [bold]{page_url}/[/] · KPI API {page_url}/api/kpis · docs {page_url}/docs")
+            with connect(settings.reader_url) as conn, Live(console=console, refresh_per_second=4) as live:
+                conn.autocommit = True
+                while runner.is_alive():
+                    live.update(_dashboard(conn, settings, engine.stats.as_dict(), page_url))
+                    time.sleep(refresh)
     except KeyboardInterrupt:
         console.print("stopping: finishing the batch in flight...")
     finally:
@@ -167,3 +176,15 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
         runner.join(timeout=30)
     console.print(f"engine: {engine.stats.as_dict()}")
     console.print("the stack keeps running; `pulse stack down` stops it")
+
+
+def _page_port(settings: Settings) -> int:
+    """PULSE_API_PORT when it is free, else any free port (a second demo, or `pulse serve` already running)."""
+    from pulse.collect.server import free_port
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((settings.api_host, settings.api_port))
+        except OSError:
+            return free_port(settings.api_host)
+    return settings.api_port
