@@ -38,6 +38,9 @@ postgres_ok || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# ---- metrics: Prometheus and promtool (Debian's package) for the alert-rule and scrape tests; its
+# systemd service is never used: the tests run the binary with their own config, port and data dir
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [[ ! -x .venv/bin/python ]]; then
   python=$(python_for_venv) || missing+=(python3)
   if [[ -n "${python:-}" ]] && ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then

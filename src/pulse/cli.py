@@ -122,13 +122,30 @@ def run(
     until_idle: Annotated[
         float | None, typer.Option(help="Exit after this many seconds without new messages.")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Serve Prometheus metrics at :PORT/metrics"
+                                 " (default: PULSE_METRICS_PORT; 0 = off).")
+    ] = None,
 ) -> None:
     """Run the native streaming engine: Kafka -> transform -> PostgreSQL, exactly once."""
     from pulse.engines.native import NativeEngine
 
-    engine = NativeEngine(_settings())
+    settings = _settings()
+    engine = NativeEngine(settings)
     engine.install_signal_handlers()
-    stats = engine.run(until_idle=until_idle)
+    # ---- metrics: the engine's /metrics endpoint, for the life of the engine
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    metrics_server = None
+    if port:
+        from pulse.ops.metrics import serve_metrics
+
+        metrics_server = serve_metrics(engine.metrics.registry, settings.metrics_host, port)
+        console.print(f"engine metrics on http://{settings.metrics_host}:{port}/metrics")
+    try:
+        stats = engine.run(until_idle=until_idle)
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
     console.print(f"engine stopped: {stats.as_dict()}")
 
 

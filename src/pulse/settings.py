@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="The live page shows its data as stale (red) when the last commit is older."
     )
 
+    # ---- metrics (pulse run --metrics-port; the API and the collector serve /metrics on their own port) --
+    metrics_host: str = Field(default="127.0.0.1", description="Address the engine's /metrics endpoint listens on.")
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Port of the engine's Prometheus /metrics endpoint (`pulse run`); 0 turns it off.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from pulse.errors import DataRejectedError, TransientError
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import Enrichers, StarBatch, transform_batch
+from pulse.ops.metrics import EngineMetrics
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
@@ -62,6 +63,7 @@ class _Pending:
     messages: int
     started: float
     raw: list[tuple[bytes, SourceRef | None]]
+    kafka_times_ms: list[int] = field(default_factory=list)  # message timestamps, for the latency metric
 
 
 def _refused(item: _Pending, error: DataRejectedError) -> StarBatch:
@@ -85,6 +87,7 @@ class NativeEngine:
         settings: Settings,
         enrichers: Enrichers | None = None,
         on_batch: Callable[[BatchResult, EngineStats], None] | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.enrichers = enrichers or Enrichers.create(
@@ -95,6 +98,7 @@ class NativeEngine:
         )
         self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group)
         self.stats = EngineStats()
+        self.metrics = metrics or EngineMetrics()  # Prometheus; `pulse run --metrics-port` serves it
         self.stop_requested = threading.Event()
         self._on_batch = on_batch
         # One batch may wait while another commits: memory stays bounded at two batches.
@@ -127,10 +131,12 @@ class NativeEngine:
                 lambda: self.loader.stored_offsets(topic), "read the offsets ledger", abort_on_stop=True
             )
             assigned_at.append(time.monotonic())
+            self.metrics.resumed(offsets)
             return offsets
 
         consumer = create_consumer(
-            settings.kafka_bootstrap, settings.consumer_group, settings.topic, resume_offsets=resume_offsets
+            settings.kafka_bootstrap, settings.consumer_group, settings.topic, resume_offsets=resume_offsets,
+            on_error=lambda _error: self.metrics.kafka_error("client"),
         )
         log.info("engine started", extra={"topic": settings.topic, "group": settings.consumer_group})
         last_message = 0.0
@@ -138,6 +144,7 @@ class NativeEngine:
             while not self.stop_requested.is_set():
                 self._raise_committer_failure()
                 self._commit_to_kafka(consumer)
+                self.metrics.refresh_lag(consumer)
                 messages = consumer.consume(
                     num_messages=settings.batch_max_events, timeout=settings.batch_max_wait_ms / 1000
                 )
@@ -145,6 +152,7 @@ class NativeEngine:
                 for m in messages:
                     if m.error() is not None:
                         log.warning("kafka: %s", m.error().str())  # type: ignore[union-attr]
+                        self.metrics.kafka_error("consume")
                 if not records:
                     quiet_since = max(last_message, assigned_at[0] if assigned_at else time.monotonic())
                     if until_idle is not None and time.monotonic() - quiet_since >= until_idle:
@@ -167,13 +175,15 @@ class NativeEngine:
         started = time.monotonic()
         offsets: dict[tuple[str, int], int] = {}
         raw: list[tuple[bytes, SourceRef | None]] = []
+        kafka_times_ms: list[int] = []
         for m in records:
             topic, partition, offset = m.topic() or "", m.partition() or 0, m.offset() or 0
             raw.append((m.value() or b"", SourceRef(topic, partition, offset)))
+            kafka_times_ms.append(m.timestamp()[1])
             key = (topic, partition)
             offsets[key] = max(offsets.get(key, 0), offset + 1)
         batch: StarBatch = transform_batch(raw, self.enrichers, now=time.time())
-        self._pending.put(_Pending(batch, offsets, len(records), started, raw))
+        self._pending.put(_Pending(batch, offsets, len(records), started, raw, kafka_times_ms))
 
     def _commit_loop(self) -> None:
         """The committer thread: one transaction per batch, in order, retried until it lands."""
@@ -184,14 +194,16 @@ class NativeEngine:
                     return
                 if self._failure is not None:
                     continue  # a terminal failure stops the engine: drop, never commit out of order
+                committed, commit_started = item.batch, time.monotonic()
                 try:
                     try:
                         result = self._retry(
                             functools.partial(self.loader.commit_batch, item.batch, item.offsets), "commit a batch"
                         )
                     except DataRejectedError as refused:
+                        committed = _refused(item, refused)
                         result = self._retry(
-                            functools.partial(self.loader.commit_batch, _refused(item, refused), item.offsets),
+                            functools.partial(self.loader.commit_batch, committed, item.offsets),
                             "quarantine a refused batch",
                         )
                 except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
@@ -206,6 +218,10 @@ class NativeEngine:
                 stats.duplicates += result.duplicates
                 stats.quarantined += result.quarantined
                 stats.last_batch_latency_s = time.monotonic() - item.started
+                self.metrics.batch_committed(
+                    committed, result, item.offsets, messages=item.messages, started=item.started,
+                    commit_seconds=time.monotonic() - commit_started, kafka_times_ms=item.kafka_times_ms,
+                )
                 if self._on_batch is not None:
                     self._on_batch(result, stats)
             finally:
@@ -236,6 +252,7 @@ class NativeEngine:
                 return action()
             except TransientError as exc:
                 self.stats.retries += 1
+                self.metrics.database_retry(what)
                 log.warning("could not %s, retrying in %.1f s: %s", what, delay, exc)
                 if self.stop_requested.wait(delay) and abort_on_stop:
                     raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, date, datetime
@@ -24,10 +25,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pulse.errors import BadRequestError
+from pulse.ops.metrics import ApiMetrics
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, as_of, load_stats, run_kpi, today_in
 
@@ -241,6 +244,22 @@ def create_app(settings: Settings) -> FastAPI:
         response: Response = await call_next(request)
         if request.url.path.startswith("/api/"):
             response.headers["Cache-Control"] = "no-store"
+        return response
+
+    # ---- metrics: GET /metrics (Prometheus text format, open like /healthz) and per-request counting
+    metrics = ApiMetrics()
+    app.state.metrics = metrics
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        metrics.observe(route, request.method, response.status_code, time.perf_counter() - started)
         return response
 
     return app

@@ -27,8 +27,18 @@ def create_consumer(
     topic: str,
     resume_offsets: Callable[[str], dict[int, int]],
     extra_config: dict[str, Any] | None = None,
+    on_error: Callable[[KafkaError], None] | None = None,
 ) -> Consumer:
-    """A consumer that, on every assignment, seeks each partition to the offset the warehouse holds."""
+    """A consumer that, on every assignment, seeks each partition to the offset the warehouse holds.
+
+    `on_error` also sees every client-level error librdkafka reports (the engine counts them).
+    """
+
+    def error_cb(error: KafkaError) -> None:
+        _log_client_error(error)
+        if on_error is not None:
+            on_error(error)
+
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -41,7 +51,7 @@ def create_consumer(
         "fetch.wait.max.ms": 50,
         "queued.max.messages.kbytes": 16384,
         "client.id": "pulse-native",
-        "error_cb": _log_client_error,
+        "error_cb": error_cb,
     }
     config.update(extra_config or {})
     consumer = Consumer(config)
