@@ -258,7 +258,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def count_requests(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
         response: Response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        route = getattr(request.scope.get("route"), "path", None) or next(
+            (mount for mount in ("/static", "/docs-assets") if request.url.path.startswith(mount + "/")), "unmatched")
         metrics.observe(route, request.method, response.status_code, time.perf_counter() - started)
         return response
 
