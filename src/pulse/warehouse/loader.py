@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -131,6 +132,7 @@ class BatchResult:
     loaded: int
     duplicates: int
     quarantined: int
+    newest_event_time: datetime | None = None  # of the facts newly loaded (metrics: freshness)
 
 
 class WarehouseLoader:
@@ -204,7 +206,7 @@ class WarehouseLoader:
                     {"loaded": loaded, "duplicates": duplicates, "quarantined": quarantined, "newest": newest},
                 )
         self._remember(pending, days)
-        return BatchResult(loaded=loaded, duplicates=duplicates, quarantined=quarantined)
+        return BatchResult(loaded=loaded, duplicates=duplicates, quarantined=quarantined, newest_event_time=newest)
 
     def _quarantine(self, conn: psycopg.Connection, batch: StarBatch) -> int:
         if not batch.rejections:

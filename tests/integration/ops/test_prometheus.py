@@ -5,6 +5,7 @@ stopping the engine raises PulseEngineDown."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -32,6 +33,8 @@ SYNTHETIC = 3000
 RATE = 300  # events/s for 10 s: the engine is under load while Prometheus scrapes it every second
 # Grafana's variables, as a concrete range for Prometheus (4 scrapes of 1 s would do; 1m spans the load)
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "5s", "$__range": "5m"}
+# opt-in (read at import: the stack fixture clears PULSE_* variables): also wait the minute until the alert fires
+WAIT_FOR_FIRING = bool(os.environ.get("PULSE_TEST_ALERT_FIRING"))
 _COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)(\s*bool\b)?")
 
 
@@ -118,7 +121,10 @@ def test_prometheus_scrapes_the_engine_under_load(
     pipeline: Settings, services: dict[str, Any], prometheus: Any, tmp_path: Path
 ) -> None:
     prom: Prometheus = prometheus({"pulse-engine": services["engine_port"], "pulse-api": services["api_port"]})
-    prom.wait_for("both targets up", lambda: prom.query('up{job=~"pulse-engine|pulse-api"} == 1').__len__() == 2)
+    prom.wait_for("both targets up", lambda: len(prom.query('up{job=~"pulse-engine|pulse-api"} == 1')) == 2)
+    # the engine has joined the group and fetched from every partition: its lag series exist (all 0)
+    prom.wait_for("lag of every partition", lambda: len(prom.query("pulse_engine_consumer_lag_messages == 0"))
+                  == pipeline.topic_partitions, timeout=60)
 
     # Load: live synthetic traffic at RATE/s, plus a hand-labelled file with duplicates and malformed lines.
     fixture = build_fixture(date(2026, 3, 29), n_valid=500)
@@ -158,8 +164,13 @@ def test_prometheus_scrapes_the_engine_under_load(
     assert 0 < p99 < 600
     # the API counts by route template (bounded labels): the one request for an unknown KPI
     assert prom.value('pulse_api_requests_total{job="pulse-api", route="/api/kpis/{name}", status="404"}') == 1
-    print(f"measured: {sent} messages consumed, e2e latency p99 {p99:.3f} s (1m window), throughput "
-          f"{prom.value('sum(rate(pulse_engine_events_consumed_total[1m]))'):.1f} msg/s over the last minute")
+    buckets = {r["metric"]["le"]: int(float(r["value"][1])) for r in
+               prom.query('pulse_engine_end_to_end_latency_seconds_bucket{job="pulse-engine"}')}
+    quantile = 'histogram_quantile(0.99, sum by (le) (rate(pulse_engine_{}_duration_seconds_bucket[1m])))'
+    print(f"measured: {sent} messages; Kafka -> committed latency p99 {p99:.3f} s (1m window); cumulative"
+          f" buckets {dict(sorted(buckets.items(), key=lambda kv: float(kv[0])))}; batch duration p99"
+          f" {prom.value(quantile.format('batch')):.3f} s; commit p99 {prom.value(quantile.format('commit')):.3f} s;"
+          f" batches {prom.value('sum(pulse_engine_batches_committed_total)'):.0f}")
 
     # Every Grafana panel expression parses and returns data.
     panels = dashboard_exprs()
@@ -190,5 +201,10 @@ def test_prometheus_scrapes_the_engine_under_load(
     down = [a for a in prom.api("alerts")["alerts"] if a["labels"]["alertname"] == "PulseEngineDown"]
     print("PulseEngineDown after stopping the engine:", json.dumps(down, indent=2))
     assert down[0]["state"] in ("pending", "firing")
+    if WAIT_FOR_FIRING:  # opt-in: wait out the rule's `for: 1m` (README example)
+        prom.wait_for("PulseEngineDown firing", lambda: any(
+            a["labels"]["alertname"] == "PulseEngineDown" and a["state"] == "firing"
+            for a in prom.api("alerts")["alerts"]), timeout=90)
+        print("PulseEngineDown a minute later:", json.dumps(prom.api("alerts")["alerts"], indent=2))
     assert down[0]["labels"]["instance"] == f"127.0.0.1:{services['engine_port']}"
     assert prom.value('up{job="pulse-engine"}') == 0

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from pulse.events.model import Rejection, RejectReason, Stage
-from pulse.model.star import FACT_COLUMNS, StarBatch
+from pulse.model.star import StarBatch
 from pulse.ops.metrics import END_TO_END_BUCKETS, ApiMetrics, BulkHistogram, EngineMetrics
 from pulse.warehouse.loader import BatchResult
 
@@ -44,17 +44,33 @@ def test_bulk_histogram_matches_one_by_one_observation() -> None:
         assert abs(got[key] - value) < 1e-6 * max(1.0, abs(value)), key
 
 
-def _fact(event_time: datetime) -> tuple[object, ...]:
-    row: list[object] = [None] * len(FACT_COLUMNS)
-    row[FACT_COLUMNS.index("event_time")] = event_time
-    return tuple(row)
+def test_ages_in_bulk_match_one_by_one_observation() -> None:
+    rng = random.Random(5)
+    now_ms = 1_800_000_000_000
+    stamps = [now_ms - int(rng.expovariate(1 / 4000)) for _ in range(3000)]
+    stamps += [now_ms - 50, now_ms - 1000, now_ms - 600_000, now_ms + 700, 0, -1]  # bounds, the future, none
+    bulk = BulkHistogram("age_seconds", "x", END_TO_END_BUCKETS)
+    registry = CollectorRegistry()
+    registry.register(bulk)
+    bulk.observe_ages_ms(stamps, now_ms)
+    reference_registry = CollectorRegistry()
+    reference = Histogram("age_seconds", "x", buckets=END_TO_END_BUCKETS, registry=reference_registry)
+    for ts in stamps:
+        if ts > 0:
+            reference.observe(max(now_ms - ts, 0) / 1000)
+    from prometheus_client import generate_latest
+
+    got, want = samples(generate_latest(registry)), samples(generate_latest(reference_registry))
+    want = {k: v for k, v in want.items() if not k[0].endswith("_created")}
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert abs(got[key] - value) < 1e-6 * max(1.0, abs(value)), key
 
 
 def test_a_committed_batch_is_counted_by_reason_and_latency() -> None:
     metrics = EngineMetrics()
     newest = datetime(2026, 5, 1, 12, 0, 7, tzinfo=UTC)
     batch = StarBatch(
-        facts=[_fact(datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)), _fact(newest)],
         rejections=[
             Rejection(Stage.DECODE, RejectReason.INVALID_JSON, "x", b"{", None),
             Rejection(Stage.DECODE, RejectReason.INVALID_JSON, "x", b"[", None),
@@ -63,7 +79,8 @@ def test_a_committed_batch_is_counted_by_reason_and_latency() -> None:
     )
     now_ms = int(time.time() * 1000)
     metrics.batch_committed(
-        batch, BatchResult(loaded=1, duplicates=1, quarantined=3), {("t", 0): 10, ("t", 3): 5},
+        batch, BatchResult(loaded=1, duplicates=1, quarantined=3, newest_event_time=newest),
+        {("t", 0): 10, ("t", 3): 5},
         messages=5, started=time.monotonic() - 0.2, commit_seconds=0.05,
         kafka_times_ms=[now_ms - 300, now_ms - 2000, now_ms - 2000, now_ms - 100_000, -1],
     )
@@ -81,6 +98,14 @@ def test_a_committed_batch_is_counted_by_reason_and_latency() -> None:
     assert got[("pulse_engine_events_quarantined_total", (("reason", "load_failed"),))] == 0
     assert got[("pulse_engine_batch_size_messages_sum", ())] == 5
     assert got[("pulse_engine_newest_committed_event_timestamp_seconds", ())] == newest.timestamp()
+    # a later batch of older events (or of duplicates only: no newest) does not move it back
+    metrics.batch_committed(StarBatch(), BatchResult(0, 2, 0, newest_event_time=datetime(2026, 1, 1, tzinfo=UTC)),
+                            {}, messages=2, started=time.monotonic(), commit_seconds=0.01, kafka_times_ms=[])
+    metrics.batch_committed(StarBatch(), BatchResult(0, 2, 0), {}, messages=2, started=time.monotonic(),
+                            commit_seconds=0.01, kafka_times_ms=[])
+    got = samples(metrics.exposition())
+    assert got[("pulse_engine_newest_committed_event_timestamp_seconds", ())] == newest.timestamp()
+    assert got[("pulse_engine_events_consumed_total", ())] == 9
     # four messages carry a Kafka timestamp (-1: none): 0.3 s, 2 s, 2 s, 100 s old at commit
     assert got[("pulse_engine_end_to_end_latency_seconds_count", ())] == 4
     assert got[("pulse_engine_end_to_end_latency_seconds_bucket", (("le", "0.5"),))] == 1
