@@ -1,18 +1,22 @@
-"""Consumer lag per partition on a real Kafka: the high watermark minus the offset committed in the warehouse."""
+"""Consumer lag per partition on a real Kafka (high watermark minus the offset committed in the warehouse), and
+Kafka client errors counted by the engine."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
+from pulse.engines.native import NativeEngine
 from pulse.model.star import StarBatch
 from pulse.ops.metrics import EngineMetrics
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer
 from pulse.warehouse.loader import BatchResult
+from tests.services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +63,27 @@ def test_lag_per_partition_follows_the_warehouse_offsets(pipeline: Settings) -> 
         assert lag_by_partition(metrics) == {0: 0, 1: 10, 2: 11, 3: 8}
     finally:
         consumer.close()
+
+
+def test_an_unreachable_broker_is_counted_as_kafka_errors(pipeline: Settings) -> None:
+    """The engine's consumer reports a broker that does not answer; the engine keeps running (and stops cleanly)."""
+    settings = pipeline.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    engine = NativeEngine(settings)
+    runner = threading.Thread(target=engine.run, name="engine-under-test", daemon=True)
+    runner.start()
+
+    def client_errors() -> float:
+        return next(s.value for family in text_string_to_metric_families(engine.metrics.exposition().decode())
+                    if family.name == "pulse_engine_kafka_errors" for s in family.samples
+                    if s.name.endswith("_total") and s.labels["kind"] == "client")
+
+    try:
+        deadline = time.monotonic() + 30
+        while client_errors() == 0 and time.monotonic() < deadline and runner.is_alive():
+            time.sleep(0.2)
+        assert client_errors() > 0
+        assert runner.is_alive()
+    finally:
+        engine.request_stop()
+        runner.join(timeout=30)
+    assert not runner.is_alive()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import random
+import socket
 import time
 from datetime import UTC, datetime
 
+import httpx
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
+from pulse.errors import ConfigError
 from pulse.events.model import Rejection, RejectReason, Stage
 from pulse.model.star import StarBatch
-from pulse.ops.metrics import END_TO_END_BUCKETS, ApiMetrics, BulkHistogram, EngineMetrics
+from pulse.ops.metrics import END_TO_END_BUCKETS, ApiMetrics, BulkHistogram, EngineMetrics, serve_metrics
 from pulse.warehouse.loader import BatchResult
 
 
@@ -140,3 +144,30 @@ def test_api_metrics_label_routes_by_template() -> None:
     got = samples(metrics.exposition())
     key = ("pulse_api_requests_total", (("method", "GET"), ("route", "/api/kpis/{name}"), ("status", "404")))
     assert got[key] == 2
+
+
+def test_a_busy_metrics_port_is_a_clear_configuration_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}.*PULSE_METRICS_PORT"):
+            serve_metrics(CollectorRegistry(), "127.0.0.1", port)
+
+
+def test_the_metrics_endpoint_serves_the_registry() -> None:
+    metrics = EngineMetrics()
+    metrics.kafka_error("consume")
+    server = serve_metrics(metrics.registry, "127.0.0.1", _free_port())
+    try:
+        port = server.server_address[1]
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+    assert 'pulse_engine_kafka_errors_total{kind="consume"} 1.0' in body
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
