@@ -324,6 +324,42 @@ def serve(
     serve_api(settings, host=host, port=port)
 
 
+# ---------------------------------------------------------------------------------------- metrics
+@app.command("prometheus")
+def prometheus_cmd(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of Prometheus's web UI and API.")] = 9090,
+    engine_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Engine metrics port (default: PULSE_METRICS_PORT or 8440).")
+    ] = None,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between scrapes and rule evaluations.")] = 5.0,
+) -> None:
+    """Run a local Prometheus (Debian's package) until Ctrl-C: it scrapes the engine, the API and the collector
+    and evaluates pulse's alert rules (data under PULSE_HOME/prometheus)."""
+    from pulse.stack.prometheus import REPO_ALERTS, start_prometheus
+
+    settings = _settings()
+
+    def local(host: str) -> str:
+        return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # a wildcard listen address: scrape loopback
+
+    jobs = {
+        "pulse-engine": [f"{local(settings.metrics_host)}:{engine_port or settings.metrics_port or 8440}"],
+        "pulse-api": [f"{local(settings.api_host)}:{settings.api_port}"],
+        "pulse-collect": [f"{local(settings.collect_host)}:{settings.collect_port}"],
+    }
+    rules = [REPO_ALERTS] if REPO_ALERTS.is_file() else []
+    server = start_prometheus(settings.home / "prometheus", port, jobs, rules, interval_s=interval)
+    console.print(f"Prometheus on {server.url} (alerts: {server.url}/alerts) scraping "
+                  + ", ".join(f"{job} {targets[0]}" for job, targets in jobs.items())
+                  + ("" if rules else "; no alert rules (deploy/prometheus/alerts.yml not found)"))
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
 def main() -> None:
     """Entry point: run the CLI, turning pulse errors into a message and exit status 1."""
     try:

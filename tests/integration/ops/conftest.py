@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,12 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from pulse.errors import MissingToolError
+from pulse.stack.prometheus import LocalPrometheus, start_prometheus
 from tests.services import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
 DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "pulse-overview.json"
-HOW_TO_INSTALL = "install it with `bash scripts/install.sh` (Debian package `prometheus`)"
 
 
 @dataclass
@@ -60,50 +59,19 @@ class Prometheus:
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[Callable[[dict[str, int]], Prometheus]]:
     """Start Prometheus scraping `{job: port on 127.0.0.1}` every second and evaluating alerts.yml every second."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail(f"the prometheus binary is not on PATH: {HOW_TO_INSTALL}")
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[LocalPrometheus] = []
 
     def start(jobs: dict[str, int]) -> Prometheus:
-        home = tmp_path / f"prometheus-{len(started)}"
-        home.mkdir()
-        scrapes = "".join(
-            f"  - job_name: {job}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-            for job, port in jobs.items()
-        )
-        config = home / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-            f"rule_files:\n  - {ALERTS}\nscrape_configs:\n{scrapes}"
-        )
-        port = free_port()
-        log = home / "prometheus.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [binary, f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                stdout=out, stderr=subprocess.STDOUT,
+        try:
+            local = start_prometheus(
+                tmp_path / f"prometheus-{len(started)}", free_port(),
+                {job: [f"127.0.0.1:{port}"] for job, port in jobs.items()}, [ALERTS], interval_s=1.0,
             )
-        started.append(process)
-        server = Prometheus(f"http://127.0.0.1:{port}", log)
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"prometheus exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                return httpx.get(f"{server.url}/-/ready", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        server.wait_for("prometheus to be ready", ready, timeout=30)
-        return server
+        except MissingToolError as exc:
+            pytest.fail(str(exc))
+        started.append(local)
+        return Prometheus(local.url, local.log)
 
     yield start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    for local in started:
+        local.stop()

@@ -208,3 +208,33 @@ def test_prometheus_scrapes_the_engine_under_load(
         print("PulseEngineDown a minute later:", json.dumps(prom.api("alerts")["alerts"], indent=2))
     assert down[0]["labels"]["instance"] == f"127.0.0.1:{services['engine_port']}"
     assert prom.value('up{job="pulse-engine"}') == 0
+
+
+def test_pulse_prometheus_runs_a_local_prometheus_until_interrupted(tmp_path: Path) -> None:
+    """`pulse prometheus` (no stack needed): the pulse jobs and the repo's alert rules, stopped by Ctrl-C."""
+    port, engine_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    env.update({"PULSE_HOME": str(tmp_path), "PULSE_METRICS_PORT": str(engine_port)})
+    process = subprocess.Popen([sys.executable, "-m", "pulse.cli", "prometheus", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, targets = time.monotonic() + 30, None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                targets = httpx.get(f"http://127.0.0.1:{port}/api/v1/targets", timeout=2).json()["data"]
+                if len(targets["activeTargets"]) == 3:  # target discovery runs just after start
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        assert targets is not None, "pulse prometheus did not answer"
+        scraped = {(t["labels"]["job"], t["labels"]["instance"]) for t in targets["activeTargets"]}
+        assert ("pulse-engine", f"127.0.0.1:{engine_port}") in scraped
+        assert {job for job, _ in scraped} == {"pulse-engine", "pulse-api", "pulse-collect"}
+        rules = httpx.get(f"http://127.0.0.1:{port}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        assert {r["name"] for g in rules for r in g["rules"]} == {r["alert"] for r in alert_rules()}
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0, output
+    assert f"Prometheus on http://127.0.0.1:{port}" in output

@@ -1,0 +1,106 @@
+"""A local Prometheus (Debian's `prometheus` package): pulse's scrape targets and alert rules, own data dir and port.
+
+Used by `pulse prometheus` (development: look at the metrics and alerts of a local engine) and by the ops tests.
+It never touches the system service: it runs the binary with a config written under the given directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulse.errors import MissingToolError, TransientError
+
+# The rules shipped with the repository (deploy/prometheus/alerts.yml); absent from an installed wheel.
+REPO_ALERTS = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "alerts.yml"
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass
+class LocalPrometheus:
+    """A Prometheus process started by start_prometheus."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    config: Path
+    log: Path
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop it (SIGTERM, then SIGKILL after `timeout`)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def find_prometheus() -> str:
+    """The prometheus binary, or a MissingToolError saying how to install it."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise MissingToolError("prometheus is not installed: apt-get install prometheus (or run scripts/install.sh)")
+    return binary
+
+
+def write_config(directory: Path, jobs: dict[str, list[str]], rule_files: list[Path], interval_s: float) -> Path:
+    """prometheus.yml scraping `jobs` (job name -> host:port targets) and evaluating `rule_files` every interval."""
+    lines = [
+        "# Written by pulse (pulse.stack.prometheus); the deployment config is deploy/prometheus/prometheus.yml.",
+        "global:",
+        f"  scrape_interval: {interval_s:g}s",
+        f"  scrape_timeout: {interval_s:g}s",
+        f"  evaluation_interval: {interval_s:g}s",
+        "rule_files:" if rule_files else "rule_files: []",
+        *(f"  - {path.resolve()}" for path in rule_files),
+        "scrape_configs:",
+    ]
+    for job, targets in jobs.items():
+        lines += [f"  - job_name: {job}", "    static_configs:", f"      - targets: {list(targets)!r}"]
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "prometheus.yml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def start_prometheus(
+    directory: Path, port: int, jobs: dict[str, list[str]], rule_files: list[Path] | None = None,
+    interval_s: float = 1.0, host: str = "127.0.0.1",
+) -> LocalPrometheus:
+    """Start Prometheus with its config and data under `directory`, listening on host:port; wait until ready."""
+    binary = find_prometheus()
+    config = write_config(directory, jobs, list(rule_files or []), interval_s)
+    log = directory / "prometheus.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
+             f"--web.listen-address={host}:{port}", "--log.level=warn"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = LocalPrometheus(process, f"http://{host}:{port}", config, log)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TransientError(f"prometheus exited with status {process.returncode}: {_tail(log)}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    return server
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise TransientError(f"prometheus was not ready after {READY_TIMEOUT_S:.0f} s: {_tail(log)}")
+
+
+def _tail(log: Path, chars: int = 2000) -> str:
+    try:
+        return log.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"
