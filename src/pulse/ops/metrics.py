@@ -187,7 +187,16 @@ class EngineMetrics:
         self, batch: StarBatch, result: BatchResult, offsets: dict[tuple[str, int], int], *,
         messages: int, started: float, commit_seconds: float, kafka_times_ms: Sequence[int],
     ) -> None:
-        """One batch landed in the warehouse (committer thread)."""
+        """One batch landed in the warehouse (committer thread). Never raises: metrics never stop the engine."""
+        try:
+            self._count_batch(batch, result, offsets, messages, started, commit_seconds, kafka_times_ms)
+        except Exception:  # noqa: BLE001
+            log.exception("batch metrics not recorded")
+
+    def _count_batch(
+        self, batch: StarBatch, result: BatchResult, offsets: dict[tuple[str, int], int], messages: int,
+        started: float, commit_seconds: float, kafka_times_ms: Sequence[int],
+    ) -> None:
         now = time.time()
         self.end_to_end.observe_ages_ms(kafka_times_ms, int(now * 1000))
         self.consumed.inc(messages)
