@@ -46,7 +46,15 @@ def _main(
 ) -> None:
     from pulse.ops.logging import configure_logging
 
-    configure_logging(log_level, log_format)
+    # ---- health: mask the configured secrets in every log line (a bad setting is reported later)
+    try:
+        settings = load_settings()
+        secrets = [settings.hash_key, settings.api_token]
+    except PulseError:
+        secrets = []
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--log-format")
+    configure_logging(log_level, log_format, secrets=secrets)
 
 
 def _settings() -> Settings:

@@ -21,8 +21,10 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from pulse.errors import DataRejectedError, TransientError
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import Enrichers, StarBatch, transform_batch
+from pulse.ops.logging import batch_fields
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
+from pulse.warehouse.heartbeat import EngineIdentity
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 
 log = logging.getLogger(__name__)
@@ -62,11 +64,13 @@ class _Pending:
     messages: int
     started: float
     raw: list[tuple[bytes, SourceRef | None]]
+    batch_id: str = ""
 
 
 def _refused(item: _Pending, error: DataRejectedError) -> StarBatch:
     """A batch the database refused: every message of it goes to quarantine, none is lost."""
-    log.error("quarantining a batch of %d messages the database refused: %s", item.messages, error)
+    log.error("quarantining a batch of %d messages the database refused: %s", item.messages, error,
+              extra=batch_fields(item.batch_id, ((s.topic, s.partition, s.offset) for _, s in item.raw if s)))
     already = {r.source for r in item.batch.rejections}
     return StarBatch(
         rejections=item.batch.rejections + [
@@ -93,7 +97,9 @@ class NativeEngine:
             storefronts_file=settings.storefronts_file,
             max_event_bytes=settings.max_event_bytes,
         )
-        self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group)
+        # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
+        self.identity = EngineIdentity(settings.consumer_group, settings.topic)
+        self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group, identity=self.identity)
         self.stats = EngineStats()
         self.stop_requested = threading.Event()
         self._on_batch = on_batch
@@ -117,6 +123,7 @@ class NativeEngine:
         """Consume until stopped, or until `until_idle` seconds pass without a new message."""
         settings = self.settings
         self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger", abort_on_stop=True)
+        self._retry(self.loader.heartbeat, "write the heartbeat", abort_on_stop=True)
         assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
@@ -132,7 +139,8 @@ class NativeEngine:
         consumer = create_consumer(
             settings.kafka_bootstrap, settings.consumer_group, settings.topic, resume_offsets=resume_offsets
         )
-        log.info("engine started", extra={"topic": settings.topic, "group": settings.consumer_group})
+        log.info("engine started", extra={"pulse.kafka.topic": settings.topic, "pulse.kafka.consumer_group":
+                                          settings.consumer_group, "pulse.engine.id": self.identity.engine_id})
         last_message = 0.0
         try:
             while not self.stop_requested.is_set():
@@ -158,8 +166,12 @@ class NativeEngine:
             committer.join()
             self._commit_to_kafka(consumer)
             consumer.close()
+            try:
+                self.loader.heartbeat(stopped=True)
+            except Exception as exc:  # noqa: BLE001 - the row simply ages; health reports it
+                log.warning("could not mark the heartbeat stopped: %s", exc)
             self.loader.close()
-            log.info("engine stopped", extra=self.stats.as_dict())
+            log.info("engine stopped", extra={f"pulse.engine.{k}": v for k, v in self.stats.as_dict().items()})
         self._raise_committer_failure()
         return self.stats
 
@@ -173,12 +185,16 @@ class NativeEngine:
             key = (topic, partition)
             offsets[key] = max(offsets.get(key, 0), offset + 1)
         batch: StarBatch = transform_batch(raw, self.enrichers, now=time.time())
-        self._pending.put(_Pending(batch, offsets, len(records), started, raw))
+        self._pending.put(_Pending(batch, offsets, len(records), started, raw, self.identity.next_batch_id()))
 
     def _commit_loop(self) -> None:
         """The committer thread: one transaction per batch, in order, retried until it lands."""
         while True:
-            item = self._pending.get()
+            try:
+                item = self._pending.get(timeout=self.settings.heartbeat_interval_s)
+            except queue.Empty:
+                self._idle_heartbeat()
+                continue
             try:
                 if item is None:
                     return
@@ -206,10 +222,25 @@ class NativeEngine:
                 stats.duplicates += result.duplicates
                 stats.quarantined += result.quarantined
                 stats.last_batch_latency_s = time.monotonic() - item.started
+                log.info("batch committed", extra={
+                    **batch_fields(item.batch_id, ((s.topic, s.partition, s.offset) for _, s in item.raw if s)),
+                    "pulse.batch.messages": item.messages, "pulse.batch.loaded": result.loaded,
+                    "pulse.batch.duplicates": result.duplicates, "pulse.batch.quarantined": result.quarantined,
+                    "event.duration": int(stats.last_batch_latency_s * 1e9),
+                })
                 if self._on_batch is not None:
                     self._on_batch(result, stats)
             finally:
                 self._pending.task_done()
+
+    def _idle_heartbeat(self) -> None:
+        """No batch for a while: beat anyway, so health tells an idle engine from a dead one."""
+        if self._failure is not None:
+            return
+        try:
+            self.loader.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - the next beat or batch tries again
+            log.warning("could not write the heartbeat: %s", exc)
 
     def _commit_to_kafka(self, consumer: Consumer) -> None:
         """Mirror committed offsets to Kafka for lag monitoring; the warehouse holds the truth."""

@@ -15,7 +15,8 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from pulse.errors import DataRejectedError, TerminalError, TransientError
-from pulse.model.star import DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+from pulse.model.star import CANARY_COLLECTION, DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+from pulse.warehouse.heartbeat import EngineIdentity, beat
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fact
 _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 
 # Ledger first: only ids new to the warehouse reach the facts and the rollup increments.
+# Canary events (`pulse canary`) reach the facts, never the rollups nor the freshness: no KPI counts them.
 _LOAD_FACTS = sql.SQL("""
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
@@ -42,28 +44,30 @@ WITH new_ids AS (
   FROM stage_fact s JOIN new_ids USING (event_id)
 ), facts AS (
   INSERT INTO fact_event ({cols}) SELECT {cols} FROM fresh
+), counted AS NOT MATERIALIZED (
+  SELECT * FROM fresh WHERE collection <> %(canary)s
 ), r_product AS (
   INSERT INTO rollup_product AS r (bucket, collection, is_bot, product_id, events)
-  SELECT bucket, collection, is_bot, product_id, count(*) FROM fresh
+  SELECT bucket, collection, is_bot, product_id, count(*) FROM counted
   WHERE product_id IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
   ON CONFLICT (bucket, collection, is_bot, product_id) DO UPDATE SET events = r.events + EXCLUDED.events
 ), r_site_store AS (
   INSERT INTO rollup_site_store AS r (bucket, collection, is_bot, site_key, store_id, events)
-  SELECT bucket, collection, is_bot, site_key, coalesce(store_id, ''), count(*) FROM fresh
+  SELECT bucket, collection, is_bot, site_key, coalesce(store_id, ''), count(*) FROM counted
   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (bucket, collection, is_bot, site_key, store_id) DO UPDATE SET events = r.events + EXCLUDED.events
 ), r_referrer AS (
   INSERT INTO rollup_referrer AS r (bucket, collection, is_bot, referrer_url, events)
-  SELECT bucket, collection, is_bot, referrer_url, count(*) FROM fresh
+  SELECT bucket, collection, is_bot, referrer_url, count(*) FROM counted
   WHERE referrer_url IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
   ON CONFLICT (bucket, collection, is_bot, referrer_url) DO UPDATE SET events = r.events + EXCLUDED.events
 ), r_browser_os AS (
   INSERT INTO rollup_browser_os AS r (bucket, collection, is_bot, browser, os, events)
-  SELECT bucket, collection, is_bot, browser, os, count(*) FROM fresh
+  SELECT bucket, collection, is_bot, browser, os, count(*) FROM counted
   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (bucket, collection, is_bot, browser, os) DO UPDATE SET events = r.events + EXCLUDED.events
 )
-SELECT count(*), max(event_time) FROM fresh
+SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
 """).format(cols=_FACT_COLS)
 
 _COPY_STAGE = sql.SQL("COPY stage_fact ({}) FROM STDIN").format(
@@ -136,8 +140,9 @@ class BatchResult:
 class WarehouseLoader:
     """A connection to the warehouse that commits whole batches (engines own one each)."""
 
-    def __init__(self, url: str, consumer_group: str) -> None:
+    def __init__(self, url: str, consumer_group: str, identity: EngineIdentity | None = None) -> None:
         self._url = url
+        self.identity = identity  # when set, every batch transaction also beats the engine's heartbeat
         self._group = consumer_group
         self._conn: psycopg.Connection | None = None
         # Dimension rows known to be committed: skipped on later batches (keys are deterministic).
@@ -172,6 +177,15 @@ class WarehouseLoader:
                 ).fetchall()
         return {int(p): int(n) for p, n in rows}
 
+    def heartbeat(self, *, stopped: bool = False) -> None:
+        """Beat the engine's heartbeat in a transaction of its own (start, idle, stop)."""
+        if self.identity is None:
+            return
+        with _translate_errors():
+            conn = self.connection()
+            with conn.transaction():
+                beat(conn, self.identity, stopped=stopped)
+
     # ------------------------------------------------------------------ the batch
     def commit_batch(self, batch: StarBatch, offsets: Offsets) -> BatchResult:
         """Write everything of one batch and the offsets it consumed, atomically."""
@@ -190,7 +204,9 @@ class WarehouseLoader:
                     with conn.cursor().copy(_COPY_STAGE) as copy:
                         for row in batch.facts:
                             copy.write_row(row)
-                    loaded, newest = conn.execute(_LOAD_FACTS).fetchone()  # type: ignore[misc]
+                    loaded, newest = conn.execute(  # type: ignore[misc]
+                        _LOAD_FACTS, {"canary": CANARY_COLLECTION}
+                    ).fetchone()
                 quarantined = self._quarantine(conn, batch)
                 if offsets:
                     keys = sorted(offsets)
@@ -203,6 +219,8 @@ class WarehouseLoader:
                     _LOAD_STATE,
                     {"loaded": loaded, "duplicates": duplicates, "quarantined": quarantined, "newest": newest},
                 )
+                if self.identity is not None:
+                    beat(conn, self.identity)
         self._remember(pending, days)
         return BatchResult(loaded=loaded, duplicates=duplicates, quarantined=quarantined)
 
