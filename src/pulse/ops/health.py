@@ -97,7 +97,7 @@ class Thresholds:
         )
 
 
-def check_health(settings: Settings, thresholds: Thresholds, *, timeout_s: float = 10.0) -> HealthReport:
+def check_health(settings: Settings, thresholds: Thresholds, *, timeout_s: float = 5.0) -> HealthReport:
     """Run every check; never raises for an unhealthy system (that is what the report says)."""
     checks: list[Check] = []
     metadata, kafka_check = _kafka_metadata(settings, timeout_s)
