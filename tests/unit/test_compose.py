@@ -7,6 +7,7 @@ against the repository and the real typer CLI.
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ def _pulse_commands() -> list[tuple[str, list[str]]]:
         test = service.get("healthcheck", {}).get("test", [])
         if isinstance(test, list) and test[:2] == ["CMD", "pulse"]:
             found.append((f"{name}.healthcheck", test[2:]))
+        if isinstance(test, list) and test[:1] == ["CMD-SHELL"] and test[1].startswith("pulse "):
+            words = shlex.split(re.split(r"[;|&>]", test[1])[0])  # the pulse call before any redirect or ;
+            found.append((f"{name}.healthcheck", words[1:]))
     return found
 
 
