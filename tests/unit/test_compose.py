@@ -1,13 +1,17 @@
 """deploy/docker-compose.yml: it parses, what it mounts exists, and every `pulse` command is a valid CLI call.
 
-No Docker engine runs here, so `docker compose config` cannot check it; these tests check what they can
-against the repository and the real typer CLI.
+No Docker engine runs here, so `docker compose config` cannot run; instead `composecheck` (tools/, built by
+scripts/install.sh) loads the file with compose-go, the library Docker Compose itself loads files with
+(schema validation, interpolation, merges), and the other tests check it against the repository and the
+real typer CLI.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,9 @@ import yaml
 
 from pulse.cli import app
 
-DEPLOY = Path(__file__).parents[2] / "deploy"
+ROOT = Path(__file__).parents[2]
+DEPLOY = ROOT / "deploy"
+COMPOSECHECK = ROOT / ".venv" / "bin" / "composecheck"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -151,3 +157,27 @@ def test_every_pulse_command_is_a_valid_invocation_of_the_cli(where: str, argv: 
 def test_the_validator_rejects_wrong_invocations(argv: list[str]) -> None:
     with pytest.raises(Exception):  # noqa: B017 - click raises several usage error types
         _validate(argv)
+
+
+def test_compose_go_loads_and_validates_the_file_with_every_profile(tmp_path: Path) -> None:
+    assert COMPOSECHECK.is_file(), f"{COMPOSECHECK} is missing: run `bash scripts/install.sh` (needs Go)"
+    # A copy of deploy/ with the env file a user would write from the reference (compose requires it).
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns("pulse.env"))
+    (copy / "pulse.env").write_text((DEPLOY / "pulse.env.example").read_text())
+    result = subprocess.run([str(COMPOSECHECK), str(copy / "docker-compose.yml")], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert set(resolved["services"]) == set(SERVICES)
+    engine = resolved["services"]["pulse-engine"]
+    assert engine["command"] == ["pulse", "--log-format", "json", "run"]
+    assert engine["depends_on"]["pulse-migrate"]["condition"] == "service_completed_successfully"
+    assert engine["build"]["context"] == str(tmp_path)
+
+
+def test_compose_go_rejects_an_invalid_file(tmp_path: Path) -> None:
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("    healthcheck:", "    healthchek:", 1))
+    result = subprocess.run([str(COMPOSECHECK), str(broken)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0 and "healthchek" in result.stderr
