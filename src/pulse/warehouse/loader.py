@@ -7,6 +7,7 @@ whose commit outcome is unknown can neither lose nor double-count anything.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -143,6 +144,8 @@ class WarehouseLoader:
     def __init__(self, url: str, consumer_group: str, identity: EngineIdentity | None = None) -> None:
         self._url = url
         self.identity = identity  # when set, every batch transaction also beats the engine's heartbeat
+        # The engine's idle heartbeat (committer thread) may meet an offsets read (consumer thread).
+        self._use = threading.Lock()
         self._group = consumer_group
         self._conn: psycopg.Connection | None = None
         # Dimension rows known to be committed: skipped on later batches (keys are deterministic).
@@ -167,7 +170,7 @@ class WarehouseLoader:
     # ------------------------------------------------------------------ reads
     def stored_offsets(self, topic: str) -> dict[int, int]:
         """Next offset per partition recorded by this consumer group (resume point)."""
-        with _translate_errors():
+        with self._use, _translate_errors():
             conn = self.connection()
             with conn.transaction():
                 rows = conn.execute(
@@ -181,7 +184,7 @@ class WarehouseLoader:
         """Beat the engine's heartbeat in a transaction of its own (start, idle, stop)."""
         if self.identity is None:
             return
-        with _translate_errors():
+        with self._use, _translate_errors():
             conn = self.connection()
             with conn.transaction():
                 beat(conn, self.identity, stopped=stopped)
@@ -189,7 +192,7 @@ class WarehouseLoader:
     # ------------------------------------------------------------------ the batch
     def commit_batch(self, batch: StarBatch, offsets: Offsets) -> BatchResult:
         """Write everything of one batch and the offsets it consumed, atomically."""
-        with _translate_errors():
+        with self._use, _translate_errors():
             conn = self.connection()
             pending = self._pending_dims(batch)
             days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
