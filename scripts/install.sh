@@ -94,6 +94,16 @@ if [[ ! -f .venv/tools/node_modules/swagger-ui-dist/swagger-ui-bundle.js ]]; the
   npm install --prefix .venv/tools --no-audit --no-fund --silent 'swagger-ui-dist@5.35.0' >/dev/null
 fi
 
+# ---- health: composecheck (loads deploy/docker-compose.yml with compose-go, as `docker compose config`
+# would; Go modules from the Go module proxy, built into .venv/bin; no Docker engine needed) ------------
+cc_wanted=$(cat tools/composecheck/go.mod tools/composecheck/go.sum tools/composecheck/main.go | sha256sum | cut -d' ' -f1)
+if [[ ! -x .venv/bin/composecheck || "$(cat .venv/.composecheck-stamp 2>/dev/null)" != "$cc_wanted" ]]; then
+  command -v go >/dev/null || fail "Go 1.24+ is needed to build tools/composecheck (the compose file test)"
+  say "building composecheck (compose-go) into .venv/bin"
+  (cd tools/composecheck && go build -o ../../.venv/bin/composecheck .)
+  echo "$cc_wanted" >.venv/.composecheck-stamp
+fi
+
 # --- Kafka broker jars -----------------------------------------------------------------------
 say "Kafka broker jars"
 .venv/bin/python -m pulse.stack.kafka fetch

@@ -46,7 +46,15 @@ def _main(
 ) -> None:
     from pulse.ops.logging import configure_logging
 
-    configure_logging(log_level, log_format)
+    # ---- health: mask the configured secrets in every log line (a bad setting is reported later)
+    try:
+        settings = load_settings()
+        secrets = [settings.hash_key, settings.api_token]
+    except PulseError:
+        secrets = []
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--log-format")
+    configure_logging(log_level, log_format, secrets=secrets)
 
 
 def _settings() -> Settings:
@@ -358,6 +366,70 @@ def prometheus_cmd(
         pass
     finally:
         server.stop()
+# ---- health: `pulse health` and `pulse canary` (exit codes for schedulers; Airflow calls both with --format json)
+@app.command()
+def health(
+    max_lag: Annotated[int | None, typer.Option(min=0, help="Warn above this consumer lag in messages"
+                                                " (default: PULSE_HEALTH_MAX_LAG).")] = None,
+    max_staleness: Annotated[float | None, typer.Option(min=0, help="Warn when the newest loaded event is older"
+                                                        " than this many seconds (default:"
+                                                        " PULSE_HEALTH_MAX_STALENESS_S).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Check brokers, topic (partitions, replication), PostgreSQL, schema version, engine, lag and freshness.
+
+    Exit status: 0 healthy, 1 degraded (a warning), 2 unhealthy (a failure).
+    """
+    from pulse.ops.health import Status, Thresholds, check_health
+
+    settings = _settings()
+    report = check_health(settings, Thresholds.from_settings(settings, max_lag, max_staleness))
+    if fmt is OutputFormat.json:
+        _print_json(report.as_dict())
+    else:
+        colour = {Status.ok: "green", Status.warn: "yellow", Status.fail: "red"}
+        table = Table(title=f"pulse health: [{colour[report.status]}]{report.status}[/]")
+        for column in ("check", "status", "message"):
+            table.add_column(column, overflow="fold")
+        for check in report.checks:
+            table.add_row(check.name, f"[{colour[check.status]}]{check.status}[/]", check.message)
+        console.print(table)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def canary(
+    timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds to wait for the event in the warehouse"
+                                                  " (default: PULSE_CANARY_TIMEOUT_S).")] = None,
+    max_latency: Annotated[float | None, typer.Option(min=0.001, help="Fail above this produce-to-queryable latency"
+                                                      " in seconds (default: PULSE_CANARY_MAX_LATENCY_S).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Send one marked event through Kafka, wait until it is queryable, record the latency in canary_run.
+
+    Canary events never count in the KPIs. Exit status: 0 ok, 1 too slow, timed out or not sent.
+    """
+    from pulse.ops.canary import run_canary
+
+    settings = _settings()
+    with console.status("canary in flight...") if fmt is OutputFormat.table else _nothing():
+        result = run_canary(
+            settings,
+            timeout_s=settings.canary_timeout_s if timeout is None else timeout,
+            max_latency_s=settings.canary_max_latency_s if max_latency is None else max_latency,
+        )
+    if fmt is OutputFormat.json:
+        _print_json(result.as_dict())
+    else:
+        style = "green" if result.ok else "red"
+        console.print(f"[{style}]canary {'ok' if result.ok else 'FAILED'}[/]: {result.detail} ({result.event_id})")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _nothing() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
 
 
 def main() -> None:

@@ -103,6 +103,26 @@ class Settings(BaseSettings):
         description="Port of the engine's Prometheus /metrics endpoint (`pulse run`); 0 turns it off.",
     )
 
+    # ---- health: heartbeat, `pulse health` thresholds, `pulse canary` ------------------------------
+    heartbeat_interval_s: float = Field(
+        default=5.0, gt=0, description="The engine beats its heartbeat row at least this often, even when idle."
+    )
+    health_engine_stale_after_s: float = Field(
+        default=30.0, gt=0, description="pulse health: an engine whose last heartbeat is older is not running."
+    )
+    health_max_lag: int = Field(
+        default=10_000, ge=0, description="pulse health: consumer lag (messages) above which it warns."
+    )
+    health_max_staleness_s: float = Field(
+        default=600.0, gt=0, description="pulse health: warns when the newest loaded event is older (seconds)."
+    )
+    canary_timeout_s: float = Field(
+        default=60.0, gt=0, description="pulse canary: give up when the canary event is not queryable by then."
+    )
+    canary_max_latency_s: float = Field(
+        default=10.0, gt=0, description="pulse canary: fails when produce-to-queryable latency is above this."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

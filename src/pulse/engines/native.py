@@ -21,9 +21,11 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from pulse.errors import DataRejectedError, TransientError
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import Enrichers, StarBatch, transform_batch
+from pulse.ops.logging import batch_fields
 from pulse.ops.metrics import EngineMetrics
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
+from pulse.warehouse.heartbeat import EngineIdentity
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,13 @@ class _Pending:
     started: float
     raw: list[tuple[bytes, SourceRef | None]]
     kafka_times_ms: list[int] = field(default_factory=list)  # message timestamps, for the latency metric
+    batch_id: str = ""
 
 
 def _refused(item: _Pending, error: DataRejectedError) -> StarBatch:
     """A batch the database refused: every message of it goes to quarantine, none is lost."""
-    log.error("quarantining a batch of %d messages the database refused: %s", item.messages, error)
+    log.error("quarantining a batch of %d messages the database refused: %s", item.messages, error,
+              extra=batch_fields(item.batch_id, ((s.topic, s.partition, s.offset) for _, s in item.raw if s)))
     already = {r.source for r in item.batch.rejections}
     return StarBatch(
         rejections=item.batch.rejections + [
@@ -96,7 +100,9 @@ class NativeEngine:
             storefronts_file=settings.storefronts_file,
             max_event_bytes=settings.max_event_bytes,
         )
-        self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group)
+        # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
+        self.identity = EngineIdentity(settings.consumer_group, settings.topic)
+        self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group, identity=self.identity)
         self.stats = EngineStats()
         self.metrics = metrics or EngineMetrics()  # Prometheus; `pulse run --metrics-port` serves it
         self.stop_requested = threading.Event()
@@ -121,6 +127,7 @@ class NativeEngine:
         """Consume until stopped, or until `until_idle` seconds pass without a new message."""
         settings = self.settings
         self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger", abort_on_stop=True)
+        self._retry(self.loader.heartbeat, "write the heartbeat", abort_on_stop=True)
         assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
@@ -138,7 +145,8 @@ class NativeEngine:
             settings.kafka_bootstrap, settings.consumer_group, settings.topic, resume_offsets=resume_offsets,
             on_error=lambda _error: self.metrics.kafka_error("client"),
         )
-        log.info("engine started", extra={"topic": settings.topic, "group": settings.consumer_group})
+        log.info("engine started", extra={"pulse.kafka.topic": settings.topic, "pulse.kafka.consumer_group":
+                                          settings.consumer_group, "pulse.engine.id": self.identity.engine_id})
         last_message = 0.0
         try:
             while not self.stop_requested.is_set():
@@ -166,8 +174,12 @@ class NativeEngine:
             committer.join()
             self._commit_to_kafka(consumer)
             consumer.close()
+            try:
+                self.loader.heartbeat(stopped=True)
+            except Exception as exc:  # noqa: BLE001 - the row simply ages; health reports it
+                log.warning("could not mark the heartbeat stopped: %s", exc)
             self.loader.close()
-            log.info("engine stopped", extra=self.stats.as_dict())
+            log.info("engine stopped", extra={f"pulse.engine.{k}": v for k, v in self.stats.as_dict().items()})
         self._raise_committer_failure()
         return self.stats
 
@@ -183,12 +195,18 @@ class NativeEngine:
             key = (topic, partition)
             offsets[key] = max(offsets.get(key, 0), offset + 1)
         batch: StarBatch = transform_batch(raw, self.enrichers, now=time.time())
-        self._pending.put(_Pending(batch, offsets, len(records), started, raw, kafka_times_ms))
+        self._pending.put(
+            _Pending(batch, offsets, len(records), started, raw, kafka_times_ms, self.identity.next_batch_id())
+        )
 
     def _commit_loop(self) -> None:
         """The committer thread: one transaction per batch, in order, retried until it lands."""
         while True:
-            item = self._pending.get()
+            try:
+                item = self._pending.get(timeout=self.settings.heartbeat_interval_s)
+            except queue.Empty:
+                self._idle_heartbeat()
+                continue
             try:
                 if item is None:
                     return
@@ -222,10 +240,25 @@ class NativeEngine:
                     committed, result, item.offsets, messages=item.messages, started=item.started,
                     commit_seconds=time.monotonic() - commit_started, kafka_times_ms=item.kafka_times_ms,
                 )
+                log.info("batch committed", extra={
+                    **batch_fields(item.batch_id, ((s.topic, s.partition, s.offset) for _, s in item.raw if s)),
+                    "pulse.batch.messages": item.messages, "pulse.batch.loaded": result.loaded,
+                    "pulse.batch.duplicates": result.duplicates, "pulse.batch.quarantined": result.quarantined,
+                    "event.duration": int(stats.last_batch_latency_s * 1e9),
+                })
                 if self._on_batch is not None:
                     self._on_batch(result, stats)
             finally:
                 self._pending.task_done()
+
+    def _idle_heartbeat(self) -> None:
+        """No batch for a while: beat anyway, so health tells an idle engine from a dead one."""
+        if self._failure is not None:
+            return
+        try:
+            self.loader.heartbeat()
+        except Exception as exc:  # noqa: BLE001 - the next beat or batch tries again
+            log.warning("could not write the heartbeat: %s", exc)
 
     def _commit_to_kafka(self, consumer: Consumer) -> None:
         """Mirror committed offsets to Kafka for lag monitoring; the warehouse holds the truth."""

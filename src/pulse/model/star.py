@@ -28,6 +28,10 @@ FACT_COLUMNS: tuple[str, ...] = (
     "resolution", "key_search", "cat_id", "utm_source", "utm_medium", "utm_campaign", "click_id_type",
     "options", "cart_products", "extra", "src_topic", "src_partition", "src_offset",
 )
+# The collection of `pulse canary` events: loaded into fact_event (so the canary can see them) but
+# never into the rollups, so no KPI counts them (the loader filters on it).
+CANARY_COLLECTION = "pulse_canary"
+
 STAGE_ONLY_COLUMNS: tuple[str, ...] = ("referrer_url", "browser", "os")
 STAGE_COLUMNS = FACT_COLUMNS + STAGE_ONLY_COLUMNS
 

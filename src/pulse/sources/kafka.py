@@ -62,12 +62,14 @@ def create_consumer(
             tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
         log.info(
             "partitions assigned",
-            extra={"partitions": {tp.partition: tp.offset for tp in partitions}},
+            extra={"pulse.kafka.topic": topic, "pulse.kafka.partitions": [tp.partition for tp in partitions],
+                   "pulse.kafka.offsets": [f"{tp.partition}:{tp.offset}-" for tp in partitions]},
         )
         c.incremental_assign(partitions)
 
     def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
-        log.info("partitions revoked", extra={"partitions": [tp.partition for tp in partitions]})
+        log.info("partitions revoked", extra={"pulse.kafka.topic": topic,
+                                              "pulse.kafka.partitions": [tp.partition for tp in partitions]})
         c.incremental_unassign(partitions)
 
     consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)

@@ -7,6 +7,7 @@ whose commit outcome is unknown can neither lose nor double-count anything.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,8 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from pulse.errors import DataRejectedError, TerminalError, TransientError
-from pulse.model.star import DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+from pulse.model.star import CANARY_COLLECTION, DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+from pulse.warehouse.heartbeat import EngineIdentity, beat
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fact
 _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 
 # Ledger first: only ids new to the warehouse reach the facts and the rollup increments.
+# Canary events (`pulse canary`) reach the facts, never the rollups nor the freshness: no KPI counts them.
 _LOAD_FACTS = sql.SQL("""
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
@@ -43,28 +46,30 @@ WITH new_ids AS (
   FROM stage_fact s JOIN new_ids USING (event_id)
 ), facts AS (
   INSERT INTO fact_event ({cols}) SELECT {cols} FROM fresh
+), counted AS NOT MATERIALIZED (
+  SELECT * FROM fresh WHERE collection <> %(canary)s
 ), r_product AS (
   INSERT INTO rollup_product AS r (bucket, collection, is_bot, product_id, events)
-  SELECT bucket, collection, is_bot, product_id, count(*) FROM fresh
+  SELECT bucket, collection, is_bot, product_id, count(*) FROM counted
   WHERE product_id IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
   ON CONFLICT (bucket, collection, is_bot, product_id) DO UPDATE SET events = r.events + EXCLUDED.events
 ), r_site_store AS (
   INSERT INTO rollup_site_store AS r (bucket, collection, is_bot, site_key, store_id, events)
-  SELECT bucket, collection, is_bot, site_key, coalesce(store_id, ''), count(*) FROM fresh
+  SELECT bucket, collection, is_bot, site_key, coalesce(store_id, ''), count(*) FROM counted
   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (bucket, collection, is_bot, site_key, store_id) DO UPDATE SET events = r.events + EXCLUDED.events
 ), r_referrer AS (
   INSERT INTO rollup_referrer AS r (bucket, collection, is_bot, referrer_url, events)
-  SELECT bucket, collection, is_bot, referrer_url, count(*) FROM fresh
+  SELECT bucket, collection, is_bot, referrer_url, count(*) FROM counted
   WHERE referrer_url IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
   ON CONFLICT (bucket, collection, is_bot, referrer_url) DO UPDATE SET events = r.events + EXCLUDED.events
 ), r_browser_os AS (
   INSERT INTO rollup_browser_os AS r (bucket, collection, is_bot, browser, os, events)
-  SELECT bucket, collection, is_bot, browser, os, count(*) FROM fresh
+  SELECT bucket, collection, is_bot, browser, os, count(*) FROM counted
   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (bucket, collection, is_bot, browser, os) DO UPDATE SET events = r.events + EXCLUDED.events
 )
-SELECT count(*), max(event_time) FROM fresh
+SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
 """).format(cols=_FACT_COLS)
 
 _COPY_STAGE = sql.SQL("COPY stage_fact ({}) FROM STDIN").format(
@@ -138,8 +143,11 @@ class BatchResult:
 class WarehouseLoader:
     """A connection to the warehouse that commits whole batches (engines own one each)."""
 
-    def __init__(self, url: str, consumer_group: str) -> None:
+    def __init__(self, url: str, consumer_group: str, identity: EngineIdentity | None = None) -> None:
         self._url = url
+        self.identity = identity  # when set, every batch transaction also beats the engine's heartbeat
+        # The engine's idle heartbeat (committer thread) may meet an offsets read (consumer thread).
+        self._use = threading.Lock()
         self._group = consumer_group
         self._conn: psycopg.Connection | None = None
         # Dimension rows known to be committed: skipped on later batches (keys are deterministic).
@@ -164,7 +172,7 @@ class WarehouseLoader:
     # ------------------------------------------------------------------ reads
     def stored_offsets(self, topic: str) -> dict[int, int]:
         """Next offset per partition recorded by this consumer group (resume point)."""
-        with _translate_errors():
+        with self._use, _translate_errors():
             conn = self.connection()
             with conn.transaction():
                 rows = conn.execute(
@@ -174,10 +182,19 @@ class WarehouseLoader:
                 ).fetchall()
         return {int(p): int(n) for p, n in rows}
 
+    def heartbeat(self, *, stopped: bool = False) -> None:
+        """Beat the engine's heartbeat in a transaction of its own (start, idle, stop)."""
+        if self.identity is None:
+            return
+        with self._use, _translate_errors():
+            conn = self.connection()
+            with conn.transaction():
+                beat(conn, self.identity, stopped=stopped)
+
     # ------------------------------------------------------------------ the batch
     def commit_batch(self, batch: StarBatch, offsets: Offsets) -> BatchResult:
         """Write everything of one batch and the offsets it consumed, atomically."""
-        with _translate_errors():
+        with self._use, _translate_errors():
             conn = self.connection()
             pending = self._pending_dims(batch)
             days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
@@ -192,7 +209,9 @@ class WarehouseLoader:
                     with conn.cursor().copy(_COPY_STAGE) as copy:
                         for row in batch.facts:
                             copy.write_row(row)
-                    loaded, newest = conn.execute(_LOAD_FACTS).fetchone()  # type: ignore[misc]
+                    loaded, newest = conn.execute(  # type: ignore[misc]
+                        _LOAD_FACTS, {"canary": CANARY_COLLECTION}
+                    ).fetchone()
                 quarantined = self._quarantine(conn, batch)
                 if offsets:
                     keys = sorted(offsets)
@@ -205,6 +224,8 @@ class WarehouseLoader:
                     _LOAD_STATE,
                     {"loaded": loaded, "duplicates": duplicates, "quarantined": quarantined, "newest": newest},
                 )
+                if self.identity is not None:
+                    beat(conn, self.identity)
         self._remember(pending, days)
         return BatchResult(loaded=loaded, duplicates=duplicates, quarantined=quarantined, newest_event_time=newest)
 
