@@ -378,11 +378,16 @@ def maintain(
 def dq(
     window_minutes: Annotated[int | None, typer.Option(min=1, help="Check the last N minutes"
                                                        " (default: PULSE_DQ_WINDOW_MINUTES).")] = None,
-    max_unknown_country_share: Annotated[float | None, typer.Option(min=0, max=1)] = None,
-    max_unknown_browser_share: Annotated[float | None, typer.Option(min=0, max=1)] = None,
-    max_quarantine_rate: Annotated[float | None, typer.Option(min=0, max=1)] = None,
-    max_duplicate_rate: Annotated[float | None, typer.Option(min=0, max=1)] = None,
-    max_commit_age_s: Annotated[float | None, typer.Option(min=0)] = None,
+    max_unknown_country_share: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_UNKNOWN_COUNTRY_SHARE.")] = None,
+    max_unknown_browser_share: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_UNKNOWN_BROWSER_SHARE.")] = None,
+    max_quarantine_rate: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_QUARANTINE_RATE.")] = None,
+    max_duplicate_rate: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_DUPLICATE_RATE.")] = None,
+    max_commit_age_s: Annotated[float | None, typer.Option(min=0, help="Default: PULSE_DQ_MAX_COMMIT_AGE_S.")] = None,
+    alert: Annotated[bool, typer.Option("--alert", help="Also send the failed checks to Slack (for cron).")] = False,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Data-quality checks over the last window; exit status 1 when any check fails (thresholds: PULSE_DQ_MAX_*)."""
@@ -409,6 +414,12 @@ def dq(
             table.add_row(c["name"], str(c["value"]), str(c["threshold"]), f"[{style}]{c['status']}[/]", c["detail"])
         console.print(table)
     if report["status"] != "ok":
+        if alert:
+            from pulse.ops.alerts import Alert, Severity, send_alert
+            from pulse.ops.quality import failures_summary
+
+            send_alert(settings, Alert(title="pulse data quality checks failed", severity=Severity.warning,
+                                       text=failures_summary(report), fields={"Window": report["window"]["start"]}))
         raise typer.Exit(1)
 # ---- end of alerts, maintenance and data quality
 

@@ -11,7 +11,7 @@ bag = BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name="dags-fold
 report = {"import_errors": {str(k): str(v) for k, v in bag.import_errors.items()}, "dags": {}}
 for dag_id, dag in sorted(bag.dags.items()):
     report["dags"][dag_id] = {
-        "schedule": getattr(dag.timetable, "summary", None),
+        "schedule": getattr(dag.timetable, "expression", None),
         "catchup": dag.catchup,
         "max_active_runs": dag.max_active_runs,
         "tasks": {

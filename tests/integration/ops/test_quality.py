@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 
 from pulse.ops.quality import Thresholds, run_checks
 from pulse.settings import Settings
-from tests.services import pulse_cli
+from pulse.testing.slack import SlackReceiver, block_texts
+from tests.services import env_for, pulse_cli
 
 from .quality_fixture import DUPLICATES, MALFORMED, RECENT, UNKNOWN_BROWSER, UNKNOWN_COUNTRY, load_fixture
 
@@ -52,8 +55,16 @@ def test_cli_dq_exit_status_follows_the_thresholds(pipeline: Settings, tmp_path:
     failed = {c["name"] for c in json.loads(failing.stdout)["checks"] if c["status"] == "fail"}
     assert failed == {"unknown_country_share", "quarantine_rate"}
 
-    table = pulse_cli(pipeline, "dq", *LOOSE, "--max-commit-age-s", "0")
-    assert table.returncode == 1 and "commit_age_s" in table.stdout
+    with SlackReceiver() as slack:  # --alert: the failed checks go to Slack too
+        alerted = subprocess.run(
+            [sys.executable, "-m", "pulse.cli", "dq", *LOOSE, "--max-commit-age-s", "0", "--alert"],
+            env={**env_for(pipeline), "PULSE_SLACK_WEBHOOK_URL": slack.url}, capture_output=True, text=True,
+            timeout=120, check=False,
+        )
+        [message] = slack.wait_for(1)
+    assert alerted.returncode == 1 and "commit_age_s" in alerted.stdout
+    assert message["text"] == "[WARNING] pulse data quality checks failed"
+    assert "commit_age_s=" in block_texts(message) and "quarantine_rate" not in block_texts(message)
 
 
 def test_an_empty_warehouse_fails_only_freshness(pipeline: Settings) -> None:
