@@ -1,7 +1,8 @@
-"""A real Airflow (its own venv .venv-airflow) with one SQLite metadata database for the session."""
+"""A real Airflow (its own venv .venv-airflow), started once per session with a SQLite metadata database."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -20,11 +22,51 @@ REPO = Path(__file__).parents[3]
 AIRFLOW_VENV = REPO / ".venv-airflow" / "bin"
 DAGS = REPO / "deploy" / "airflow" / "dags"
 PULSE_BIN = Path(sys.executable).parent / "pulse"
+MARK = "PULSE-AIRFLOW-RESULT "
+
+
+class Airflow:
+    """The `airflow` command line in one long-lived process (airflow_driver.py), so it starts only once."""
+
+    def __init__(self, env: dict[str, str], log: IO[str]) -> None:
+        self.log = log
+        self._proc = subprocess.Popen(
+            [str(AIRFLOW_VENV / "python"), str(Path(__file__).parent / "airflow_driver.py")],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
+    def request(self, **request: Any) -> tuple[dict[str, Any], str]:
+        """Send one request; returns the answer and everything Airflow printed meanwhile."""
+        assert self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        output: list[str] = []
+        for line in self._proc.stdout:
+            self.log.write(line)
+            if line.startswith(MARK):
+                return json.loads(line.removeprefix(MARK)), "".join(output)
+            output.append(line)
+        raise AssertionError(f"Airflow exited ({self._proc.wait()}):\n{''.join(output)[-4000:]}")
+
+    def run(self, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        """`airflow ARGV` with these extra environment variables: (exit status, output)."""
+        answer, output = self.request(argv=list(argv), env=env or {})
+        return int(answer["status"]), output + answer.get("error", "")
+
+    def close(self) -> None:
+        """End the Airflow process."""
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 @pytest.fixture(scope="session")
-def airflow_env() -> Iterator[dict[str, str]]:
-    """Environment of an Airflow whose metadata database is migrated and whose DAGs folder is pulse's."""
+def airflow() -> Iterator[Airflow]:
+    """Airflow with a migrated SQLite metadata database and pulse's DAGs folder."""
     if not (AIRFLOW_VENV / "airflow").exists():
         pytest.fail("Airflow is not installed: run `bash scripts/install.sh` (it creates .venv-airflow)")
     home = Path(tempfile.mkdtemp(prefix="pulse-airflow-"))
@@ -35,11 +77,15 @@ def airflow_env() -> Iterator[dict[str, str]]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
     })
-    result = subprocess.run([str(AIRFLOW_VENV / "airflow"), "db", "migrate"], env=env, capture_output=True,
-                            text=True, timeout=600, check=False)
-    if result.returncode != 0:
-        pytest.fail(f"`airflow db migrate` failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    yield env
+    with open(home / "driver.log", "w") as log:
+        running = Airflow(env, log)
+        try:
+            status, output = running.run("db", "migrate")
+            if status != 0:
+                pytest.fail(f"`airflow db migrate` failed:\n{output[-4000:]}")
+            yield running
+        finally:
+            running.close()
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -50,14 +96,8 @@ def slack() -> Iterator[SlackReceiver]:
         yield receiver
 
 
-def dag_env(airflow_env: dict[str, str], settings: Settings, slack: SlackReceiver, **extra: str) -> dict[str, str]:
-    """Airflow's environment plus what its tasks need: the pulse CLI, the test's warehouse, the Slack connection."""
+def task_env(settings: Settings, slack: SlackReceiver, **extra: str) -> dict[str, str]:
+    """What the DAGs' tasks need: the pulse CLI, the test's warehouse, the Slack connection."""
     pulse_env = {k: v for k, v in env_for(settings).items() if k.startswith("PULSE_") or k == "PGPASSFILE"}
-    connection = f'{{"conn_type": "slackwebhook", "password": "{slack.url}"}}'
-    return {**airflow_env, **pulse_env, "PULSE_BIN": str(PULSE_BIN), "AIRFLOW_CONN_SLACK_PULSE": connection, **extra}
-
-
-def airflow(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real `airflow` command line."""
-    return subprocess.run([str(AIRFLOW_VENV / "airflow"), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    connection = json.dumps({"conn_type": "slackwebhook", "password": slack.url})
+    return {**pulse_env, "PULSE_BIN": str(PULSE_BIN), "AIRFLOW_CONN_SLACK_PULSE": connection, **extra}

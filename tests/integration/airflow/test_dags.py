@@ -3,8 +3,6 @@ a failing run's Slack message reaches the local webhook receiver."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from pulse.testing.slack import SlackReceiver, block_texts
 from tests.integration.ops.quality_fixture import MALFORMED, RECENT, load_fixture, replay_and_load
 from tests.services import scalar
 
-from .conftest import AIRFLOW_VENV, DAGS, airflow, dag_env
+from .conftest import DAGS, Airflow, task_env
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +26,10 @@ DQ_LIMITS = {"PULSE_DQ_MAX_UNKNOWN_COUNTRY_SHARE": "0.3", "PULSE_DQ_MAX_QUARANTI
 BAD_LINES = 40
 
 
-def test_dags_parse_with_their_schedules_and_a_slack_callback_on_every_task(airflow_env: dict[str, str]) -> None:
-    result = subprocess.run([str(AIRFLOW_VENV / "python"), str(Path(__file__).parent / "dagbag_report.py"),
-                             str(DAGS)], env=airflow_env, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    [line] = [ln for ln in result.stdout.splitlines() if ln.startswith("REPORT ")]
-    report = json.loads(line.removeprefix("REPORT "))
+def test_dags_parse_with_their_schedules_and_a_slack_callback_on_every_task(airflow: Airflow) -> None:
+    answer, output = airflow.request(dagbag=str(DAGS))
+    assert answer["status"] == 0, answer.get("error", output[-3000:])
+    report = answer["report"]
     assert report["import_errors"] == {}
     assert {d: (v["schedule"], set(v["tasks"])) for d, v in report["dags"].items()} == EXPECTED
     for dag_id, dag in report["dags"].items():
@@ -42,34 +38,29 @@ def test_dags_parse_with_their_schedules_and_a_slack_callback_on_every_task(airf
             assert task["on_failure_callback"] == ["notify_task_failure"], f"{dag_id}.{task_id}"
 
 
-def _task_states(output: str) -> str:
-    return "\n".join(ln for ln in output.splitlines() if "DagRun Finished" in ln or "exited" in ln)[-2000:]
-
-
 def test_maintenance_and_quality_runs_and_a_failing_run_alerts_slack(
-    airflow_env: dict[str, str], pipeline: Settings, slack: SlackReceiver, tmp_path: Path
+    airflow: Airflow, pipeline: Settings, slack: SlackReceiver, tmp_path: Path
 ) -> None:
     loaded = load_fixture(pipeline, tmp_path)
-    env = dag_env(airflow_env, pipeline, slack, **DQ_LIMITS)
+    env = task_env(pipeline, slack, **DQ_LIMITS)
     old_part = f"fact_event_{loaded.old_day:%Y%m%d}"
 
-    maintenance = airflow(env, "dags", "test", "pulse_maintenance")
-    assert "state=success" in maintenance.stdout + maintenance.stderr, (maintenance.stdout + maintenance.stderr)[-4000:]
+    status, output = airflow.run("dags", "test", "pulse_maintenance", env=env)
+    assert status == 0 and "state=success" in output, output[-4000:]
     # the task really ran pulse maintain on this warehouse: the 500-day-old partition is gone
     assert scalar(pipeline.database_url, "SELECT count(*) FROM maintenance_runs") == 1
     assert scalar(pipeline.database_url, f"SELECT to_regclass('{old_part}')::text") is None  # noqa: S608
     assert scalar(pipeline.database_url, "SELECT count(*) FROM fact_event") == RECENT + 3
 
-    quality = airflow(env, "dags", "test", "pulse_data_quality")
-    assert "state=success" in quality.stdout + quality.stderr, (quality.stdout + quality.stderr)[-4000:]
+    status, output = airflow.run("dags", "test", "pulse_data_quality", env=env)
+    assert status == 0 and "state=success" in output, output[-4000:]
     assert slack.requests == [], "successful runs send nothing"
 
     # bad data arrives: 40 more malformed messages push the quarantine rate to 43/96
     replay_and_load(pipeline, [b'{"collection": "view_product_detail", "time_stamp": 17'] * BAD_LINES,
                     tmp_path / "bad.jsonl")
-    failing = airflow(env, "dags", "test", "pulse_data_quality")
-    output = failing.stdout + failing.stderr
-    assert "state=failed" in output, output[-4000:]
+    status, output = airflow.run("dags", "test", "pulse_data_quality", env=env)
+    assert status == 1 and "state=failed" in output, output[-4000:]
     [message] = slack.wait_for(1)
     text = block_texts(message)
     assert message["text"] == "[CRITICAL] Airflow: pulse_data_quality.data_quality failed"
