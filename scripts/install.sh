@@ -104,6 +104,22 @@ if [[ ! -x .venv/bin/composecheck || "$(cat .venv/.composecheck-stamp 2>/dev/nul
   echo "$cc_wanted" >.venv/.composecheck-stamp
 fi
 
+# --- Airflow (deploy/airflow: DAGs and their tests) in its own venv .venv-airflow -----------------------
+# Every version is pinned in deploy/airflow/requirements.txt (Airflow's constraints file cannot be fetched here).
+af_stamp=.venv-airflow/.pulse-install-stamp
+af_wanted=$(sha256sum deploy/airflow/requirements.txt | cut -d' ' -f1)
+if [[ ! -f "$af_stamp" || "$(cat "$af_stamp")" != "$af_wanted" || ! -x .venv-airflow/bin/airflow ]]; then
+  say "installing Airflow into .venv-airflow (pinned in deploy/airflow/requirements.txt)"
+  if [[ ! -x .venv-airflow/bin/python ]]; then
+    python=$(python_for_venv) || fail "Python 3.11+ is needed for Airflow"
+    "$python" -m venv .venv-airflow
+  fi
+  .venv-airflow/bin/python -m pip install -q --disable-pip-version-check -r deploy/airflow/requirements.txt
+  echo "$af_wanted" >"$af_stamp"
+else
+  say ".venv-airflow is up to date"
+fi
+
 # --- Kafka broker jars -----------------------------------------------------------------------
 say "Kafka broker jars"
 .venv/bin/python -m pulse.stack.kafka fetch

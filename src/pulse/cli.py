@@ -432,6 +432,123 @@ def _nothing() -> Any:
     return nullcontext()
 
 
+# ---- alerts, maintenance and data quality (pulse alert, pulse maintain, pulse dq)
+alert_app = typer.Typer(help="Alerts to Slack (incoming webhook PULSE_SLACK_WEBHOOK_URL).", no_args_is_help=True)
+app.add_typer(alert_app, name="alert")
+
+
+@alert_app.command("send")
+def alert_send_cmd(
+    title: Annotated[str, typer.Option(help="What happened, in one line.")],
+    severity: Annotated[str, typer.Option(help="info, warning or critical.")] = "warning",
+    text: Annotated[str, typer.Option(help="Details (Slack mrkdwn).")] = "",
+    link: Annotated[str | None, typer.Option(help="A URL to open (dashboard, run, runbook).")] = None,
+) -> None:
+    """Send one alert to Slack (retries rate limits and server errors)."""
+    from pulse.ops.alerts import Alert, Severity, send_alert
+
+    try:
+        level = Severity(severity)
+    except ValueError:
+        raise typer.BadParameter("use info, warning or critical", param_hint="--severity") from None
+    send_alert(load_settings(), Alert(title=title, severity=level, text=text, link=link))
+    console.print("alert sent")
+
+
+@alert_app.command("test")
+def alert_test_cmd() -> None:
+    """Send a harmless test message to check the webhook."""
+    from pulse.ops.alerts import Alert, Severity, send_alert
+
+    send_alert(load_settings(), Alert(title="pulse alert test", severity=Severity.info,
+                                      text="If you can read this, pulse alerts reach this channel."))
+    console.print("test alert sent")
+
+
+@app.command()
+def maintain(
+    days_ahead: Annotated[int | None, typer.Option(min=0, max=366, help="Create partitions this many days ahead"
+                                                   " (default: PULSE_PARTITION_DAYS_AHEAD).")] = None,
+    retention_days: Annotated[int | None, typer.Option(min=1, help="Keep this many days before today"
+                                                       " (default: PULSE_RETENTION_DAYS).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be created and removed.")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Create the coming days' fact partitions and remove data older than the retention (owner connection)."""
+    from pulse.warehouse.loader import connect
+    from pulse.warehouse.maintenance import MaintenancePolicy
+    from pulse.warehouse.maintenance import maintain as run_maintenance
+
+    settings = _settings()
+    policy = MaintenancePolicy(
+        days_ahead=settings.partition_days_ahead if days_ahead is None else days_ahead,
+        retention_days=settings.retention_days if retention_days is None else retention_days,
+        quarantine_retention_days=settings.quarantine_retention_days,
+    )
+    with connect(settings.database_url) as conn:
+        doc = run_maintenance(conn, policy, dry_run=dry_run).as_dict()
+    if fmt is OutputFormat.json:
+        _print_json(doc)
+        return
+    verb = "would" if dry_run else "did"
+    table = Table(title=f"pulse maintain ({verb}: cutoff {doc['cutoff']})", show_header=False)
+    table.add_row("partitions created", ", ".join(doc["created"]) or "-")
+    table.add_row("partitions dropped", ", ".join(doc["dropped"]) or "-")
+    for name, rows in doc["deleted"].items():
+        table.add_row(f"rows deleted from {name}", f"{rows:,}")
+    console.print(table)
+
+
+@app.command()
+def dq(
+    window_minutes: Annotated[int | None, typer.Option(min=1, help="Check the last N minutes"
+                                                       " (default: PULSE_DQ_WINDOW_MINUTES).")] = None,
+    max_unknown_country_share: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_UNKNOWN_COUNTRY_SHARE.")] = None,
+    max_unknown_browser_share: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_UNKNOWN_BROWSER_SHARE.")] = None,
+    max_quarantine_rate: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_QUARANTINE_RATE.")] = None,
+    max_duplicate_rate: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Default: PULSE_DQ_MAX_DUPLICATE_RATE.")] = None,
+    max_commit_age_s: Annotated[float | None, typer.Option(min=0, help="Default: PULSE_DQ_MAX_COMMIT_AGE_S.")] = None,
+    alert: Annotated[bool, typer.Option("--alert", help="Also send the failed checks to Slack (for cron).")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Data-quality checks over the last window; exit status 1 when any check fails (thresholds: PULSE_DQ_MAX_*)."""
+    from datetime import timedelta
+
+    from pulse.ops.quality import Thresholds, run_checks
+
+    settings = _settings()
+    thresholds = Thresholds.from_settings(
+        settings, unknown_country_share=max_unknown_country_share, unknown_browser_share=max_unknown_browser_share,
+        quarantine_rate=max_quarantine_rate, duplicate_rate=max_duplicate_rate, commit_age_s=max_commit_age_s,
+    )
+    window = timedelta(minutes=window_minutes or settings.dq_window_minutes)
+    with _reader() as conn:
+        report = run_checks(conn, thresholds, window=window)
+    if fmt is OutputFormat.json:
+        _print_json(report)
+    else:
+        table = Table(title=f"data quality {report['window']['start']} .. {report['window']['end']}")
+        for col in ("check", "value", "threshold", "status", "detail"):
+            table.add_column(col, overflow="fold")
+        for c in report["checks"]:
+            style = "green" if c["status"] == "ok" else "red"
+            table.add_row(c["name"], str(c["value"]), str(c["threshold"]), f"[{style}]{c['status']}[/]", c["detail"])
+        console.print(table)
+    if report["status"] != "ok":
+        if alert:
+            from pulse.ops.alerts import Alert, Severity, send_alert
+            from pulse.ops.quality import failures_summary
+
+            send_alert(settings, Alert(title="pulse data quality checks failed", severity=Severity.warning,
+                                       text=failures_summary(report), fields={"Window": report["window"]["start"]}))
+        raise typer.Exit(1)
+# ---- end of alerts, maintenance and data quality
+
+
 def main() -> None:
     """Entry point: run the CLI, turning pulse errors into a message and exit status 1."""
     try:

@@ -122,6 +122,39 @@ class Settings(BaseSettings):
     canary_max_latency_s: float = Field(
         default=10.0, gt=0, description="pulse canary: fails when produce-to-queryable latency is above this."
     )
+    # --- alerts, maintenance and data quality (pulse alert, pulse maintain, pulse dq) -------------
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook that receives pulse alerts. A secret: never printed."
+    )
+    slack_max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of a Slack post on rate limits (429), 5xx and lost connections."
+    )
+    retention_days: int = Field(
+        default=400, ge=1, description="pulse maintain keeps this many days before today (facts, ledger, rollups)."
+    )
+    quarantine_retention_days: int = Field(
+        default=90, ge=1, description="pulse maintain deletes quarantined messages older than this many days."
+    )
+    partition_days_ahead: int = Field(
+        default=7, ge=0, le=366, description="pulse maintain creates the daily fact partitions this far ahead."
+    )
+    dq_window_minutes: int = Field(default=60, ge=1, description="pulse dq checks the events of this last window.")
+    dq_max_unknown_country_share: float = Field(
+        default=0.10, ge=0, le=1, description="pulse dq fails above this share of events with no storefront country."
+    )
+    dq_max_unknown_browser_share: float = Field(
+        default=0.10, ge=0, le=1, description="pulse dq fails above this share of events whose browser is unknown."
+    )
+    dq_max_quarantine_rate: float = Field(
+        default=0.02, ge=0, le=1, description="pulse dq fails above this share of quarantined messages in the window."
+    )
+    dq_max_duplicate_rate: float = Field(
+        default=0.10, ge=0, le=1, description="pulse dq fails above this share of duplicates the ledger dropped."
+    )
+    dq_max_commit_age_s: float = Field(
+        default=600.0, gt=0, description="pulse dq fails when the warehouse's last commit is older (seconds)."
+    )
+    # --- end of alerts, maintenance and data quality ----------------------------------------------
 
     @field_validator("timezone")
     @classmethod
