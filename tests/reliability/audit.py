@@ -13,11 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import psycopg
-from tests.reliability.report import Row
-from tests.reliability.workload import Sent
 
 from pulse.settings import Settings
 from pulse.testing.engine import end_offsets
+from tests.reliability.report import Row
+from tests.reliability.workload import Sent
 
 
 @dataclass(slots=True)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
-from tests.reliability.report import ROWS, Row, Scale, write_report
-from tests.services import free_port
 
 from pulse.settings import Settings, load_settings
 from pulse.stack.manager import export_local_credentials, stack_down, stack_up
+from tests.reliability.report import ROWS, Row, Scale, write_report
+from tests.services import free_port
 
 # Large enough for the multi-megabyte hostile messages (the broker's default is about 1 MB).
 TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024

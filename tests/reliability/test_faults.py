@@ -11,10 +11,6 @@ from contextlib import contextmanager
 
 import pytest
 from psycopg import sql
-from tests.reliability.audit import audit_warehouse
-from tests.reliability.report import Row, Scale
-from tests.reliability.workload import Sent, mixed, send
-from tests.services import env_for, superuser
 
 from pulse.settings import Settings
 from pulse.stack.kafka import start_kafka, stop_kafka
@@ -26,13 +22,12 @@ from pulse.testing.engine import (
     wait_until_caught_up,
     wait_until_loading,
 )
+from tests.reliability.audit import audit_warehouse
+from tests.reliability.report import Row, Scale
+from tests.reliability.workload import Sent, engine_env, mixed, send
+from tests.services import superuser
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
-
-
-def engine_env(settings: Settings) -> dict[str, str]:
-    """The engine's environment: the workspace, and retries that back off to 2 s at most."""
-    return {**env_for(settings), "PULSE_RETRY_MAX_BACKOFF_S": "2"}
 
 
 def _retries(log: str) -> int:

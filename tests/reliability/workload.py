@@ -20,6 +20,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from pulse.events.model import RejectReason
 from pulse.settings import Settings
 from pulse.sources.generator import TrafficGenerator, encode
+from tests.services import env_for
 
 START = datetime(2026, 11, 1, tzinfo=UTC)  # synthetic traffic's time line
 MIN_TIME = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())  # the earliest event time pulse accepts
@@ -244,6 +245,11 @@ def _reason_of(path: Path) -> RejectReason:
 
 
 # ------------------------------------------------------------------------------------------------- send
+def engine_env(settings: Settings) -> dict[str, str]:
+    """The engine's environment for a workspace; retries back off to 2 s at most (outages here are short)."""
+    return {**env_for(settings), "PULSE_RETRY_MAX_BACKOFF_S": "2"}
+
+
 def send(settings: Settings, messages: Iterable[Outgoing]) -> list[Sent]:
     """Produce every message (idempotent, acks=all, large messages allowed); return where each landed."""
     sent: list[Sent] = []
