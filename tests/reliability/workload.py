@@ -209,6 +209,10 @@ def hostile_corpus(now: float, tag: str = "c") -> list[Outgoing]:
     # a rejected copy first, then a valid copy of the same id: the valid one must load
     out.append(rejected(orjson.dumps(doc("dup-bad-first", time_stamp="soon")), R.BAD_EVENT_TIME, "dup:bad first"))
     out.append(valid(doc("dup-bad-first"), "dup:valid after a bad copy"))
+    deep_first = orjson.dumps(doc("dup-deep-first", payload="@@")).replace(b'"@@"', nested)
+    key = f"{tag}-dup-deep-first".encode()  # one partition, most likely one batch: the valid copy must load
+    out.append(Outgoing(deep_first, Expect(reason=R.TOO_DEEP), "dup:too deep first", key))
+    out.append(valid(doc("dup-deep-first"), "dup:valid after a too-deep copy", key=key))
     return out
 
 
