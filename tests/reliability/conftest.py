@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,11 +78,14 @@ def workspace(pipeline: Settings) -> Settings:
 
 
 @pytest.fixture
-def report_row(request: pytest.FixtureRequest, scale: Scale) -> Row:
-    """The results-table row of this test (filled by the test, outcome set by the hook below)."""
+def report_row(request: pytest.FixtureRequest, scale: Scale) -> Iterator[Row]:
+    """The results-table row of this test (filled by the test, outcome set by the hook below); its wall
+    time runs from after the workspace exists to the end of the test."""
     row = Row(test=request.node.nodeid, scale=scale.name)
     ROWS.append(row)
-    return row
+    started = time.monotonic()
+    yield row
+    row.wall_s = time.monotonic() - started
 
 
 @pytest.hookimpl(wrapper=True)

@@ -46,7 +46,6 @@ def _finish(settings: Settings, engine: EngineProcess, sent: list[Sent], row: Ro
 
 
 def test_kill_9_at_random_moments(workspace: Settings, scale: Scale, report_row: Row) -> None:
-    started = time.monotonic()
     report_row.scenario = "kill -9 of the engine at random moments"
     sent = send(workspace, mixed(seed=21, synthetic_count=scale.kill_events, now=time.time()))
     total = end_offsets(workspace)
@@ -63,7 +62,6 @@ def test_kill_9_at_random_moments(workspace: Settings, scale: Scale, report_row:
     assert mid_stream >= 1, "the engine reached the end of the topic before the first kill"
     with EngineProcess(engine_env(workspace)) as engine:
         _finish(workspace, engine, sent, report_row)
-    report_row.wall_s = time.monotonic() - started
 
 
 def _second_wave(settings: Settings, seed: int) -> list[Sent]:
@@ -72,7 +70,6 @@ def _second_wave(settings: Settings, seed: int) -> list[Sent]:
 
 
 def test_postgres_restarts(workspace: Settings, stack: Settings, scale: Scale, report_row: Row) -> None:
-    started = time.monotonic()
     report_row.scenario = "PostgreSQL restarts (fast shutdown) mid-stream"
     sent = send(workspace, mixed(seed=22, synthetic_count=scale.restart_events, now=time.time()))
     rng = random.Random(22)
@@ -86,7 +83,6 @@ def test_postgres_restarts(workspace: Settings, stack: Settings, scale: Scale, r
         wait_until_caught_up(workspace, engine)
         assert "retrying" in engine.log(), "the engine never met a restart"
         _finish(workspace, engine, sent, report_row)
-    report_row.wall_s = time.monotonic() - started
 
 
 @contextmanager
@@ -107,7 +103,6 @@ def connections_refused(stack: Settings, database: str) -> Iterator[None]:
 
 def test_postgres_refuses_connections_for_a_while(workspace: Settings, stack: Settings, scale: Scale,
                                                  report_row: Row) -> None:
-    started = time.monotonic()
     report_row.scenario = f"PostgreSQL refuses connections for {scale.refusal_s:.0f} s"
     sent = send(workspace, mixed(seed=23, synthetic_count=scale.restart_events, now=time.time()))
     database = workspace.database_url.rsplit("/", 1)[1]
@@ -121,11 +116,9 @@ def test_postgres_refuses_connections_for_a_while(workspace: Settings, stack: Se
         report_row.faults = f"database closed to connections for {scale.refusal_s:.0f} s, sessions cut"
         assert "not currently accepting connections" in engine.log(), "the engine never met the refusal"
         _finish(workspace, engine, sent, report_row)
-    report_row.wall_s = time.monotonic() - started
 
 
 def test_kafka_restarts(workspace: Settings, stack: Settings, scale: Scale, report_row: Row) -> None:
-    started = time.monotonic()
     report_row.scenario = "Kafka broker restarts mid-stream"
     sent = send(workspace, mixed(seed=24, synthetic_count=scale.restart_events, now=time.time()))
     with EngineProcess(engine_env(workspace)) as engine:
@@ -137,4 +130,3 @@ def test_kafka_restarts(workspace: Settings, stack: Settings, scale: Scale, repo
             sent += _second_wave(workspace, seed=240 + restart)
         report_row.faults = f"{scale.kafka_restarts} × broker stop, 2 s down, start"
         _finish(workspace, engine, sent, report_row)
-    report_row.wall_s = time.monotonic() - started

@@ -22,7 +22,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 
 def test_hostile_flood(workspace: Settings, scale: Scale, report_row: Row) -> None:
-    started = time.monotonic()
     report_row.scenario = f"hostile flood: corpus + {scale.flood_examples} hypothesis examples, one engine"
     report_row.faults = "none (input only)"
     now = time.time()
@@ -48,4 +47,3 @@ def test_hostile_flood(workspace: Settings, scale: Scale, report_row: Row) -> No
 
         flood()
         report_row.retries = engine.stop().count("retrying in")
-    report_row.wall_s = time.monotonic() - started

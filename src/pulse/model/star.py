@@ -102,11 +102,10 @@ def transform_batch(
         if isinstance(decoded, Rejection):
             batch.rejections.append(decoded)
             continue
-        if decoded.event_id in seen:
-            batch.duplicates_in_batch += 1
-            continue
+        # Model before deduplicating, as across batches: whether a copy is rejected never depends on
+        # which batch it shares, and only a modelled event claims its id (a later valid copy still loads).
         try:
-            batch.facts.append(model_event(decoded, enrichers, batch.dims))
+            row = model_event(decoded, enrichers, batch.dims)
         except NestingTooDeepError as exc:
             batch.rejections.append(Rejection(Stage.VALIDATE, RejectReason.TOO_DEEP, str(exc), raw, source))
             continue
@@ -115,8 +114,11 @@ def transform_batch(
                 Rejection(Stage.ENRICH, RejectReason.ENRICH_FAILED, f"{type(exc).__name__}: {exc}"[:500], raw, source)
             )
             continue
-        # Only a modelled event claims its id: a later valid copy of a rejected one still loads.
+        if decoded.event_id in seen:
+            batch.duplicates_in_batch += 1
+            continue
         seen.add(decoded.event_id)
+        batch.facts.append(row)
     return batch
 
 

@@ -107,6 +107,14 @@ def test_unstorably_deep_unmodelled_fields_are_too_deep_and_do_not_hide_a_valid_
     assert [(_row(r)["event_id"], _row(r)["collection"]) for r in batch.facts] == [("dup-1", "second"), ("ok", "deep")]
     assert batch.duplicates_in_batch == 0
 
+
+def test_a_too_deep_copy_after_a_valid_one_is_quarantined_like_in_another_batch(enrichers: Enrichers) -> None:
+    lines = [_deep_event("dup-2", 3, "first"), _deep_event("dup-2", 300, "second"), _deep_event("dup-2", 3, "third")]
+    batch = transform_batch(_messages(lines), enrichers, now=NOW)
+    assert [(r.reason, r.source.offset if r.source else None) for r in batch.rejections] == [(RejectReason.TOO_DEEP, 1)]
+    assert [_row(r)["collection"] for r in batch.facts] == ["first"]
+    assert batch.duplicates_in_batch == 1
+
 def test_the_same_input_gives_identical_rows(enrichers: Enrichers) -> None:
     a = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
     b = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
