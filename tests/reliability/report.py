@@ -29,8 +29,8 @@ class Scale:
 
     @classmethod
     def reduced(cls) -> Scale:
-        return cls("reduced", kill_events=20_000, kills=3, restart_events=10_000, postgres_restarts=2,
-                   refusal_s=6, kafka_restarts=1, flood_examples=12, flood_max_messages=60)
+        return cls("reduced", kill_events=15_000, kills=3, restart_events=6_000, postgres_restarts=2,
+                   refusal_s=6, kafka_restarts=1, flood_examples=10, flood_max_messages=60)
 
     @classmethod
     def full(cls) -> Scale:

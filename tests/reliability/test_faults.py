@@ -66,7 +66,7 @@ def test_kill_9_at_random_moments(workspace: Settings, scale: Scale, report_row:
 
 def _second_wave(settings: Settings, seed: int) -> list[Sent]:
     """More traffic sent during or right after a fault, so the engine must get through it to load it."""
-    return send(settings, mixed(seed=seed, synthetic_count=2000, now=time.time()))
+    return send(settings, mixed(seed=seed, synthetic_count=1000, now=time.time()))
 
 
 def test_postgres_restarts(workspace: Settings, stack: Settings, scale: Scale, report_row: Row) -> None:
