@@ -38,9 +38,11 @@ def test_hostile_flood(workspace: Settings, scale: Scale, report_row: Row) -> No
         sent += send(workspace, hostile_corpus(now))
         check(engine)
 
+        most = scale.flood_max_messages
+
         @settings(max_examples=scale.flood_examples, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
-        @given(st.lists(labelled_messages(now), min_size=1, max_size=scale.flood_max_messages))
+        @given(st.lists(labelled_messages(now), min_size=most // 3, max_size=most))
         def flood(messages: list) -> None:  # type: ignore[type-arg]
             sent.extend(send(workspace, messages))
             check(engine)
