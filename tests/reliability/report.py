@@ -34,8 +34,8 @@ class Scale:
 
     @classmethod
     def full(cls) -> Scale:
-        return cls("full", kill_events=300_000, kills=20, restart_events=150_000, postgres_restarts=6,
-                   refusal_s=30, kafka_restarts=3, flood_examples=300, flood_max_messages=200)
+        return cls("full", kill_events=300_000, kills=20, restart_events=100_000, postgres_restarts=6,
+                   refusal_s=30, kafka_restarts=3, flood_examples=200, flood_max_messages=200)
 
 
 @dataclass(slots=True)
