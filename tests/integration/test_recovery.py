@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from pulse.settings import Settings
 from pulse.sources.generator import TrafficGenerator
 from pulse.sources.kafka_producer import produce_synthetic
 from pulse.stack.kafka import start_kafka, stop_kafka
 from pulse.stack.postgres import restart_postgres
+from pulse.testing.engine import EngineProcess, end_offsets, events_loaded, finish_engine, wait_until_loading
 from tests.services import env_for
 
 pytestmark = pytest.mark.integration
@@ -40,29 +37,6 @@ def _expected_ids(seed: int, count: int) -> set[str]:
     return ids
 
 
-def _start_engine(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run", *args],
-        env=env_for(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-
-
-def _loaded(settings: Settings) -> int:
-    with psycopg.connect(settings.database_url) as conn:
-        row = conn.execute("SELECT events_loaded FROM load_state").fetchone()
-        return int(row[0]) if row else 0
-
-
-def _end_offsets(settings: Settings) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "offset-probe"})
-    try:
-        meta = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
-        return sum(consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)[1]
-                   for p in meta.partitions)
-    finally:
-        consumer.close()
-
-
 def _assert_exactly_once(settings: Settings, expected: set[str]) -> None:
     with psycopg.connect(settings.database_url) as conn:
         ids = [r[0] for r in conn.execute("SELECT event_id FROM fact_event")]
@@ -77,24 +51,14 @@ def _assert_exactly_once(settings: Settings, expected: set[str]) -> None:
     assert ledger == (len(expected),)
     assert rollups == (len(expected), len(expected)), "rollups count every event exactly once"
     assert state == (len(expected),)
-    assert consumed == (_end_offsets(settings),), "the offsets ledger reached the end of every partition"
+    assert consumed == (end_offsets(settings),), "the offsets ledger reached the end of every partition"
 
 
-def _engine_loading(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    """An engine subprocess that has committed its first batch (or a failed test after 120 s)."""
-    engine = _start_engine(settings, *args)
-    deadline = time.monotonic() + 120
-    while _loaded(settings) == 0:
-        assert time.monotonic() < deadline, "the engine loaded nothing in 120 s"
-        assert engine.poll() is None, "the engine exited before loading"
-        time.sleep(0.3)
+def _engine_loading(settings: Settings, *args: str) -> EngineProcess:
+    """An engine subprocess that has committed its first batch."""
+    engine = EngineProcess(env_for(settings), *args)
+    wait_until_loading(settings, engine)
     return engine
-
-
-def _finish(settings: Settings) -> None:
-    final = _start_engine(settings, "--until-idle", "5")
-    _, err = final.communicate(timeout=600)
-    assert final.returncode == 0, err.decode()[-2000:]
 
 
 def test_kill_9_at_random_moments_loses_and_duplicates_nothing(pipeline: Settings) -> None:
@@ -103,50 +67,45 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(pipeline: Setting
     expected = _expected_ids(seed, CRASH_EVENTS)
     rng = random.Random(5)
     kills = 0
-    while kills < 5 and _loaded(pipeline) < len(expected) * 0.8:
-        engine = _start_engine(pipeline)
-        time.sleep(rng.uniform(3.0, 7.0))
-        engine.send_signal(signal.SIGKILL)
-        engine.wait(timeout=30)
+    while kills < 5 and events_loaded(pipeline) < len(expected) * 0.8:
+        with EngineProcess(env_for(pipeline)) as engine:
+            time.sleep(rng.uniform(3.0, 7.0))
+            engine.kill()
         kills += 1
     assert kills >= 2, "the run was too short to kill the engine twice"
-    _finish(pipeline)
+    finish_engine(env_for(pipeline))
     _assert_exactly_once(pipeline, expected)
 
 
 def test_postgres_restart_mid_stream_is_retried(pipeline: Settings, stack: Settings) -> None:
     seed, count = 12, 60_000
     produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
-    engine = _engine_loading(pipeline, "--until-idle", "8")
-    restart_postgres(stack)
-    time.sleep(2)
-    restart_postgres(stack)
-    _, err = engine.communicate(timeout=600)
-    assert engine.returncode == 0, err.decode()[-2000:]
-    assert "retrying" in err.decode(), "the engine saw the restarts and retried"
-    _finish(pipeline)
+    with _engine_loading(pipeline, "--until-idle", "8") as engine:
+        restart_postgres(stack)
+        time.sleep(2)
+        restart_postgres(stack)
+        assert engine.wait() == 0, engine.log()[-2000:]
+        assert "retrying" in engine.log(), "the engine saw the restarts and retried"
+    finish_engine(env_for(pipeline))
     _assert_exactly_once(pipeline, _expected_ids(seed, count))
 
 
 def test_kafka_restart_mid_stream_is_survived(pipeline: Settings, stack: Settings) -> None:
     seed, count = 13, 40_000
     produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
-    engine = _engine_loading(pipeline, "--until-idle", "20")
-    stop_kafka(stack)
-    time.sleep(3)
-    start_kafka(stack)
-    _, err = engine.communicate(timeout=600)
-    assert engine.returncode == 0, err.decode()[-2000:]
-    _finish(pipeline)
+    with _engine_loading(pipeline, "--until-idle", "20") as engine:
+        stop_kafka(stack)
+        time.sleep(3)
+        start_kafka(stack)
+        assert engine.wait() == 0, engine.log()[-2000:]
+    finish_engine(env_for(pipeline))
     _assert_exactly_once(pipeline, _expected_ids(seed, count))
 
 
 def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(pipeline: Settings) -> None:
     seed, count = 14, 30_000
     produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
-    engine = _engine_loading(pipeline)
-    engine.send_signal(signal.SIGTERM)
-    _, err = engine.communicate(timeout=60)
-    assert engine.returncode == 0, err.decode()[-2000:]
-    _finish(pipeline)
+    with _engine_loading(pipeline) as engine:
+        engine.stop(timeout=60)
+    finish_engine(env_for(pipeline))
     _assert_exactly_once(pipeline, _expected_ids(seed, count))

@@ -106,17 +106,28 @@ def transform_batch(
         if isinstance(decoded, Rejection):
             batch.rejections.append(decoded)
             continue
-        if decoded.event_id in seen:
-            batch.duplicates_in_batch += 1
-            continue
-        seen.add(decoded.event_id)
+        # Model before deduplicating, as across batches: whether a copy is rejected never depends on
+        # which batch it shares, and only a modelled event claims its id (a later valid copy still loads).
         try:
-            batch.facts.append(model_event(decoded, enrichers, batch.dims))
+            row = model_event(decoded, enrichers, batch.dims)
+        except NestingTooDeepError as exc:
+            batch.rejections.append(Rejection(Stage.VALIDATE, RejectReason.TOO_DEEP, str(exc), raw, source))
+            continue
         except Exception as exc:  # noqa: BLE001 - a bug in an enricher must not stop the stream
             batch.rejections.append(
                 Rejection(Stage.ENRICH, RejectReason.ENRICH_FAILED, f"{type(exc).__name__}: {exc}"[:500], raw, source)
             )
+            continue
+        if decoded.event_id in seen:
+            batch.duplicates_in_batch += 1
+            continue
+        seen.add(decoded.event_id)
+        batch.facts.append(row)
     return batch
+
+
+class NestingTooDeepError(ValueError):
+    """Unmodelled fields nest deeper than the warehouse's JSON encoder goes (orjson: 254 levels)."""
 
 
 def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Row]]) -> Row:
@@ -215,4 +226,7 @@ def _cart_item(item: object) -> dict[str, object]:
 def _json(value: object) -> str | None:
     if value is None or value == []:
         return None
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:
+        raise NestingTooDeepError(f"unmodelled fields nest too deep to store: {exc}") from None

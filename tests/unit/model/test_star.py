@@ -88,6 +88,33 @@ def test_duplicates_in_a_batch_keep_the_first_and_rejections_carry_coordinates(e
     ]
 
 
+
+def _deep_event(event_id: str, levels: int, collection: str) -> bytes:
+    nested = b"[" * levels + b"]" * levels
+    return b'{"id": "%s", "collection": "%s", "time_stamp": 1716883882, "payload": %s}' % (
+        event_id.encode(), collection.encode(), nested)
+
+
+def test_unstorably_deep_unmodelled_fields_are_too_deep_and_do_not_hide_a_valid_copy(enrichers: Enrichers) -> None:
+    # 300 levels parse (orjson reads up to 1024) but cannot be written back as JSON (254): reject as
+    # too_deep, and the valid copy of the same id later in the batch must still load (it was once
+    # counted as a duplicate of the rejected one and lost).
+    lines = [_deep_event("dup-1", 300, "first"), _deep_event("dup-1", 3, "second"), _deep_event("ok", 200, "deep")]
+    batch = transform_batch(_messages(lines), enrichers, now=NOW)
+    assert [(r.reason, r.stage, r.source.offset if r.source else None) for r in batch.rejections] == [
+        (RejectReason.TOO_DEEP, "validate", 0)
+    ]
+    assert [(_row(r)["event_id"], _row(r)["collection"]) for r in batch.facts] == [("dup-1", "second"), ("ok", "deep")]
+    assert batch.duplicates_in_batch == 0
+
+
+def test_a_too_deep_copy_after_a_valid_one_is_quarantined_like_in_another_batch(enrichers: Enrichers) -> None:
+    lines = [_deep_event("dup-2", 3, "first"), _deep_event("dup-2", 300, "second"), _deep_event("dup-2", 3, "third")]
+    batch = transform_batch(_messages(lines), enrichers, now=NOW)
+    assert [(r.reason, r.source.offset if r.source else None) for r in batch.rejections] == [(RejectReason.TOO_DEEP, 1)]
+    assert [_row(r)["collection"] for r in batch.facts] == ["first"]
+    assert batch.duplicates_in_batch == 1
+
 def test_the_same_input_gives_identical_rows(enrichers: Enrichers) -> None:
     a = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
     b = transform_batch(_messages(SAMPLES), enrichers, now=NOW)

@@ -1,0 +1,114 @@
+"""Drive the real engine in tests: a `pulse run` subprocess, its progress in the warehouse, the topic's end."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+
+from pulse.settings import Settings
+
+
+class EngineProcess:
+    """`pulse run ARGS` as a child process; its log (WARNING and up) goes to a temporary file, so a
+    chatty engine can never block on a full pipe."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self._log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run", *args],
+            env=env, stdout=subprocess.DEVNULL, stderr=self._log,
+        )
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        """Everything the engine logged so far."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def kill(self) -> None:
+        """kill -9, and reap it."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def wait(self, timeout: float = 600) -> int:
+        """Wait for the exit; return the exit code."""
+        return self.process.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 120) -> str:
+        """SIGTERM, expect a clean exit (0); return the log."""
+        self.process.terminate()
+        code = self.process.wait(timeout=timeout)
+        assert code == 0, f"the engine exited with {code}: {self.log()[-2000:]}"
+        return self.log()
+
+    def __enter__(self) -> EngineProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.alive():
+            self.kill()
+        self._log.close()
+
+
+def events_loaded(settings: Settings) -> int:
+    """Events the warehouse has committed so far (load_state)."""
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute("SELECT events_loaded FROM load_state").fetchone()
+        return int(row[0]) if row else 0
+
+
+def offsets_consumed(settings: Settings) -> int:
+    """Sum over partitions of the next offset the warehouse recorded for the settings' consumer group."""
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(next_offset), 0) FROM kafka_offsets WHERE consumer_group = %s AND topic = %s",
+            (settings.consumer_group, settings.topic),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def end_offsets(settings: Settings) -> int:
+    """Sum over the topic's partitions of the high watermark (messages ever written)."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "offset-probe"})
+    try:
+        meta = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
+        return sum(consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)[1]
+                   for p in meta.partitions)
+    finally:
+        consumer.close()
+
+
+def wait_until_loading(settings: Settings, engine: EngineProcess, timeout: float = 120) -> None:
+    """Return once the engine committed its first events; fail if it exits or loads nothing in time."""
+    deadline = time.monotonic() + timeout
+    while events_loaded(settings) == 0:
+        assert engine.alive(), f"the engine exited before loading: {engine.log()[-2000:]}"
+        assert time.monotonic() < deadline, f"the engine loaded nothing in {timeout:.0f} s"
+        time.sleep(0.3)
+
+
+def wait_until_caught_up(settings: Settings, engine: EngineProcess, timeout: float = 600) -> None:
+    """Return once the warehouse's offsets reach the end of every partition, the engine still running."""
+    target = end_offsets(settings)
+    deadline = time.monotonic() + timeout
+    while offsets_consumed(settings) < target:
+        assert engine.alive(), f"the engine exited before catching up: {engine.log()[-2000:]}"
+        assert time.monotonic() < deadline, f"the engine did not reach the end of the topic in {timeout:.0f} s"
+        time.sleep(0.3)
+
+
+def finish_engine(env: dict[str, str], idle_s: float = 5, timeout: float = 600) -> str:
+    """Run `pulse run --until-idle` to the end of the topic; return its log (fails on a non-zero exit)."""
+    with EngineProcess(env, "--until-idle", str(idle_s)) as final:
+        code = final.wait(timeout)
+        assert code == 0, final.log()[-2000:]
+        return final.log()

@@ -1,0 +1,132 @@
+"""Faults during a run with hostile input mixed in: kill -9 of the engine, PostgreSQL restarts, PostgreSQL
+refusing connections, Kafka restarts. After each: one fact per distinct valid event, no duplicates,
+every rejected message quarantined with its reason, and the engine still running."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from psycopg import sql
+
+from pulse.settings import Settings
+from pulse.stack.kafka import start_kafka, stop_kafka
+from pulse.stack.postgres import restart_postgres
+from pulse.testing.engine import (
+    EngineProcess,
+    end_offsets,
+    offsets_consumed,
+    wait_until_caught_up,
+    wait_until_loading,
+)
+from tests.reliability.audit import audit_warehouse
+from tests.reliability.report import Row, Scale
+from tests.reliability.workload import Sent, engine_env, mixed, send
+from tests.services import superuser
+
+pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+
+
+def _retries(log: str) -> int:
+    return log.count("retrying in")
+
+
+def _finish(settings: Settings, engine: EngineProcess, sent: list[Sent], row: Row) -> None:
+    """The engine reaches the end of the topic and is still running; the warehouse passes the audit;
+    then a SIGTERM stops it cleanly."""
+    wait_until_caught_up(settings, engine)
+    audit = audit_warehouse(settings, sent)
+    audit.fill(row)
+    assert engine.alive(), "the engine died"
+    row.retries += _retries(engine.stop())
+    assert not audit.problems, audit.summary()
+
+
+def test_kill_9_at_random_moments(workspace: Settings, scale: Scale, report_row: Row) -> None:
+    report_row.scenario = "kill -9 of the engine at random moments"
+    sent = send(workspace, mixed(seed=21, synthetic_count=scale.kill_events, now=time.time()))
+    total = end_offsets(workspace)
+    rng = random.Random(21)
+    mid_stream = 0
+    for _ in range(scale.kills):
+        with EngineProcess(engine_env(workspace)) as engine:
+            # anywhere from start-up (before the first commit) to deep into loading
+            time.sleep(rng.uniform(0.5, 5.0))
+            mid_stream += offsets_consumed(workspace) < total
+            engine.kill()
+            report_row.retries += _retries(engine.log())
+    report_row.faults = f"{scale.kills} × kill -9 ({mid_stream} before the end of the topic)"
+    assert mid_stream >= 1, "the engine reached the end of the topic before the first kill"
+    with EngineProcess(engine_env(workspace)) as engine:
+        _finish(workspace, engine, sent, report_row)
+
+
+def _second_wave(settings: Settings, seed: int) -> list[Sent]:
+    """More traffic sent during or right after a fault, so the engine must get through it to load it."""
+    return send(settings, mixed(seed=seed, synthetic_count=1000, now=time.time()))
+
+
+def test_postgres_restarts(workspace: Settings, stack: Settings, scale: Scale, report_row: Row) -> None:
+    report_row.scenario = "PostgreSQL restarts (fast shutdown) mid-stream"
+    sent = send(workspace, mixed(seed=22, synthetic_count=scale.restart_events, now=time.time()))
+    rng = random.Random(22)
+    with EngineProcess(engine_env(workspace)) as engine:
+        wait_until_loading(workspace, engine)
+        for restart in range(scale.postgres_restarts):
+            restart_postgres(stack)
+            sent += _second_wave(workspace, seed=220 + restart)
+            time.sleep(rng.uniform(0.5, 2.0))
+        report_row.faults = f"{scale.postgres_restarts} × PostgreSQL restart"
+        wait_until_caught_up(workspace, engine)
+        assert "retrying" in engine.log(), "the engine never met a restart"
+        _finish(workspace, engine, sent, report_row)
+
+
+@contextmanager
+def connections_refused(stack: Settings, database: str) -> Iterator[None]:
+    """The workspace database refuses new connections and its sessions are cut, until the block ends."""
+    name = sql.Identifier(database)
+    with superuser(stack) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        try:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+            yield
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
+
+
+def test_postgres_refuses_connections_for_a_while(workspace: Settings, stack: Settings, scale: Scale,
+                                                 report_row: Row) -> None:
+    report_row.scenario = f"PostgreSQL refuses connections for {scale.refusal_s:.0f} s"
+    sent = send(workspace, mixed(seed=23, synthetic_count=scale.restart_events, now=time.time()))
+    database = workspace.database_url.rsplit("/", 1)[1]
+    with EngineProcess(engine_env(workspace)) as engine:
+        wait_until_loading(workspace, engine)
+        with connections_refused(stack, database):
+            refused_at = time.monotonic()
+            sent += _second_wave(workspace, seed=230)
+            time.sleep(max(0.0, scale.refusal_s - (time.monotonic() - refused_at)))
+            assert engine.alive(), "the engine died while PostgreSQL refused connections"
+        report_row.faults = f"database closed to connections for {scale.refusal_s:.0f} s, sessions cut"
+        assert "not currently accepting connections" in engine.log(), "the engine never met the refusal"
+        _finish(workspace, engine, sent, report_row)
+
+
+def test_kafka_restarts(workspace: Settings, stack: Settings, scale: Scale, report_row: Row) -> None:
+    report_row.scenario = "Kafka broker restarts mid-stream"
+    sent = send(workspace, mixed(seed=24, synthetic_count=scale.restart_events, now=time.time()))
+    with EngineProcess(engine_env(workspace)) as engine:
+        wait_until_loading(workspace, engine)
+        for restart in range(scale.kafka_restarts):
+            stop_kafka(stack)
+            time.sleep(2)
+            start_kafka(stack)
+            sent += _second_wave(workspace, seed=240 + restart)
+        report_row.faults = f"{scale.kafka_restarts} × broker stop, 2 s down, start"
+        _finish(workspace, engine, sent, report_row)
