@@ -93,7 +93,7 @@ class NativeEngine:
             storefronts_file=settings.storefronts_file,
             max_event_bytes=settings.max_event_bytes,
         )
-        self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group)
+        self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group, kpi_zone=settings.timezone)
         self.stats = EngineStats()
         self.stop_requested = threading.Event()
         self._on_batch = on_batch
