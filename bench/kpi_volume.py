@@ -293,9 +293,9 @@ def start_api(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
 
 
 # ------------------------------------------------------------------------------------------- report
-def write_report(report: dict[str, Any], out: Path) -> Path:
+def write_report(report: dict[str, Any], out: Path, stamp: str) -> Path:
+    """The report so far (rewritten after each phase, so a long run that is stopped keeps its figures)."""
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (out / f"kpi-{stamp}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     lines = [f"# KPI read latency at volume, {report['date']}", "", f"{report['machine']}. Command: "
              f"`{report['command']}`. Milliseconds, warm, {report['reps']} sequential requests per KPI "
@@ -334,6 +334,7 @@ def main() -> None:
     targets = [_size(s) for s in args.events.split(",")]
     day = datetime.now(UTC).date()
     window = KpiWindow(day=day, tz="UTC", view_collections=VIEWS)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     home = Path(tempfile.mkdtemp(prefix="pulse-kpibench-"))
     home.chmod(0o755)
     settings = start_database(home)
@@ -356,6 +357,7 @@ def main() -> None:
             phase["consistent"] = check_consistency(settings, window)
             phase["results"] = measure(settings, url, window, args.reps, args.scan_reps)
             report["phases"].append(phase)
+            write_report(report, args.out, stamp)
             if i == 0 and args.history_days:
                 replicate(settings, day, [(-d, k) for d in range(1, args.history_days + 1) for k in range(want)],
                           f"history: {args.history_days} older days", args.ledger)
@@ -366,7 +368,8 @@ def main() -> None:
                 report["flat"] = {
                     n: round(again["results"][n]["sql_p95"] / max(phase["results"][n]["sql_p95"], 0.01), 2)
                     for n in KPI_NAMES}
-        path = write_report(report, args.out)
+                write_report(report, args.out, stamp)
+        path = write_report(report, args.out, stamp)
         console.print(path.read_text())
     finally:
         if api is not None:
