@@ -129,15 +129,26 @@ SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, sum(events)::
 FROM rollup_product WHERE {where} AND product_id = %(product_id)s GROUP BY 1
 """)
 
-_BROWSER_HOURLY = _query("""
-SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, browser, sum(events)::bigint AS views
-FROM rollup_browser_os WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, browser ASC
-""")
+_HOURLY = """
+SELECT {hour} AS hour, {family}, sum(events)::bigint AS views
+FROM {table} WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, {family} ASC
+"""
 
-_OS_HOURLY = _query("""
-SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, os, sum(events)::bigint AS views
-FROM rollup_browser_os WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, os ASC
-""")
+
+def _hourly(family: str) -> tuple[sql.Composed, sql.Composed]:
+    """KPI 6 for one family: from the 15-minute rollup, or from the local-hour rollup of a kpi_zone zone."""
+    text = sql.SQL(_HOURLY)
+    name = sql.Identifier(family)
+    return (
+        text.format(hour=sql.SQL("extract(hour FROM bucket AT TIME ZONE %(tz)s)::int"), family=name,
+                    table=sql.Identifier("rollup_browser_os"), where=_WHERE),
+        text.format(hour=sql.SQL("hour::int"), family=name, table=sql.Identifier(f"rollup_{family}_hour"),
+                    where=_DAY_WHERE),
+    )
+
+
+_BROWSER_HOURLY = _hourly("browser")
+_OS_HOURLY = _hourly("os")
 
 
 def _rows(conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -195,10 +206,10 @@ def product_hourly(conn: psycopg.Connection, window: KpiWindow, product_id: str)
 
 def browser_os_hourly(conn: psycopg.Connection, window: KpiWindow) -> dict[str, list[dict[str, Any]]]:
     """KPI 6: views per local hour by browser family and by OS family."""
-    params = window.params()
+    params, source = window.params(), int(has_day_rollups(conn, window.tz))
     return {
-        "by_browser": _rows(conn, _BROWSER_HOURLY, params),
-        "by_os": _rows(conn, _OS_HOURLY, params),
+        "by_browser": _rows(conn, _BROWSER_HOURLY[source], params),
+        "by_os": _rows(conn, _OS_HOURLY[source], params),
     }
 
 

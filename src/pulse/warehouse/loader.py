@@ -64,7 +64,8 @@ WITH new_ids AS (
   ON CONFLICT (bucket, collection, is_bot, browser, os) DO UPDATE SET events = r.events + EXCLUDED.events
 ), zoned AS MATERIALIZED (  -- local-day rollups, one set per zone in kpi_zone (migration 0003)
   SELECT z.zone, (f.bucket AT TIME ZONE z.zone)::date AS day, f.collection, f.is_bot, f.product_id, f.site_key,
-         coalesce(f.store_id, '') AS store_id, f.referrer_url
+         coalesce(f.store_id, '') AS store_id, f.referrer_url,
+         extract(hour FROM f.bucket AT TIME ZONE z.zone)::smallint AS hour, f.browser, f.os
   FROM fresh f CROSS JOIN kpi_zone z
 ), d_product AS (
   INSERT INTO rollup_product_day AS r (zone, day, collection, is_bot, product_id, events)
@@ -81,6 +82,16 @@ WITH new_ids AS (
   SELECT zone, day, collection, is_bot, referrer_url, count(*) FROM zoned
   WHERE referrer_url IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (zone, day, collection, is_bot, referrer_url) DO UPDATE SET events = r.events + EXCLUDED.events
+), d_browser AS (
+  INSERT INTO rollup_browser_hour AS r (zone, day, collection, is_bot, hour, browser, events)
+  SELECT zone, day, collection, is_bot, hour, browser, count(*) FROM zoned
+  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (zone, day, collection, is_bot, hour, browser) DO UPDATE SET events = r.events + EXCLUDED.events
+), d_os AS (
+  INSERT INTO rollup_os_hour AS r (zone, day, collection, is_bot, hour, os, events)
+  SELECT zone, day, collection, is_bot, hour, os, count(*) FROM zoned
+  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (zone, day, collection, is_bot, hour, os) DO UPDATE SET events = r.events + EXCLUDED.events
 )
 SELECT count(*), max(event_time) FROM fresh
 """).format(cols=_FACT_COLS)

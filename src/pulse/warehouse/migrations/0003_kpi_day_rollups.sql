@@ -44,6 +44,29 @@ CREATE TABLE rollup_referrer_day (
   PRIMARY KEY (zone, day, collection, is_bot, referrer_url)
 );
 
+-- KPI 6 per local hour: one row per hour and browser (or OS) instead of four buckets times every pair.
+CREATE TABLE rollup_browser_hour (
+  zone       text NOT NULL,
+  day        date NOT NULL,
+  collection text NOT NULL,
+  is_bot     boolean NOT NULL,
+  hour       smallint NOT NULL,             -- local hour of day in zone, 0-23
+  browser    text NOT NULL,
+  events     bigint NOT NULL,
+  PRIMARY KEY (zone, day, collection, is_bot, hour, browser)
+);
+
+CREATE TABLE rollup_os_hour (
+  zone       text NOT NULL,
+  day        date NOT NULL,
+  collection text NOT NULL,
+  is_bot     boolean NOT NULL,
+  hour       smallint NOT NULL,
+  os         text NOT NULL,
+  events     bigint NOT NULL,
+  PRIMARY KEY (zone, day, collection, is_bot, hour, os)
+);
+
 -- KPIs 1 and 3 for one view collection without bots (the default): the top rows read in index order,
 -- no aggregation, however many products or referrers the day has.
 CREATE INDEX rollup_product_day_top_idx ON rollup_product_day (zone, day, collection, is_bot, events DESC, product_id);
@@ -66,7 +89,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM kpi_zone WHERE zone = new_zone) THEN
     RETURN false;
   END IF;
-  LOCK TABLE rollup_product, rollup_site_store, rollup_referrer IN SHARE MODE;
+  LOCK TABLE rollup_product, rollup_site_store, rollup_referrer, rollup_browser_os IN SHARE MODE;
   INSERT INTO kpi_zone (zone) VALUES (new_zone) ON CONFLICT DO NOTHING;
   IF NOT FOUND THEN
     RETURN false;
@@ -84,6 +107,8 @@ BEGIN
   DELETE FROM rollup_product_day WHERE zone = z;
   DELETE FROM rollup_site_store_day WHERE zone = z;
   DELETE FROM rollup_referrer_day WHERE zone = z;
+  DELETE FROM rollup_browser_hour WHERE zone = z;
+  DELETE FROM rollup_os_hour WHERE zone = z;
   INSERT INTO rollup_product_day (zone, day, collection, is_bot, product_id, events)
     SELECT z, (bucket AT TIME ZONE z)::date, collection, is_bot, product_id, sum(events)
     FROM rollup_product GROUP BY 2, 3, 4, 5;
@@ -93,11 +118,21 @@ BEGIN
   INSERT INTO rollup_referrer_day (zone, day, collection, is_bot, referrer_url, events)
     SELECT z, (bucket AT TIME ZONE z)::date, collection, is_bot, referrer_url, sum(events)
     FROM rollup_referrer GROUP BY 2, 3, 4, 5;
+  INSERT INTO rollup_browser_hour (zone, day, collection, is_bot, hour, browser, events)
+    SELECT z, (bucket AT TIME ZONE z)::date, collection, is_bot, extract(hour FROM bucket AT TIME ZONE z),
+           browser, sum(events)
+    FROM rollup_browser_os GROUP BY 2, 3, 4, 5, 6;
+  INSERT INTO rollup_os_hour (zone, day, collection, is_bot, hour, os, events)
+    SELECT z, (bucket AT TIME ZONE z)::date, collection, is_bot, extract(hour FROM bucket AT TIME ZONE z),
+           os, sum(events)
+    FROM rollup_browser_os GROUP BY 2, 3, 4, 5, 6;
 END
 $$;
 REVOKE ALL ON FUNCTION pulse_rebuild_kpi_zone(text) FROM PUBLIC;
 
 GRANT SELECT ON kpi_zone TO pulse_loader, pulse_reader;
-GRANT SELECT, INSERT, UPDATE ON rollup_product_day, rollup_site_store_day, rollup_referrer_day TO pulse_loader;
-GRANT SELECT ON rollup_product_day, rollup_site_store_day, rollup_referrer_day TO pulse_reader;
+GRANT SELECT, INSERT, UPDATE ON rollup_product_day, rollup_site_store_day, rollup_referrer_day,
+  rollup_browser_hour, rollup_os_hour TO pulse_loader;
+GRANT SELECT ON rollup_product_day, rollup_site_store_day, rollup_referrer_day, rollup_browser_hour, rollup_os_hour
+  TO pulse_reader;
 GRANT EXECUTE ON FUNCTION pulse_add_kpi_zone(text) TO pulse_loader;
