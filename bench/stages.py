@@ -19,10 +19,8 @@ from pulse.model.star import DIMENSIONS, Enrichers, model_event, transform_batch
 from pulse.sources.generator import TrafficGenerator, encode
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=50_000)
-    n = parser.parse_args().events
+def stage_costs(n: int) -> dict[str, float]:
+    """µs per event of each stage over `n` synthetic events (parsers warmed first)."""
     raw = [(encode(e), SourceRef("t", 0, i)) for i, e in enumerate(TrafficGenerator(seed=3).events(n))]
     enrichers = Enrichers.create(hash_key=b"bench-key-0123456789abcdef")
     now = time.time()
@@ -30,11 +28,12 @@ def main() -> None:
     events = [e for e in (decode_event(r, s, now=now) for r, s in raw) if isinstance(e, Event)]
     key = b"bench-key-0123456789abcdef"
     dims: dict[str, dict[int, tuple[object, ...]]] = {name: {} for name in DIMENSIONS}
+    costs: dict[str, float] = {}
 
     def measure(name: str, stage: Callable[[], object]) -> None:
         started = time.perf_counter()
         stage()
-        print(f"{name:<12} {(time.perf_counter() - started) * 1e6 / n:7.1f} µs/event")
+        costs[name] = round((time.perf_counter() - started) * 1e6 / n, 2)
 
     measure("decode", lambda: [decode_event(r, s, now=now) for r, s in raw])
     measure("page url", lambda: [parse_page_url(e.current_url) for e in events])
@@ -47,6 +46,14 @@ def main() -> None:
                                  truncate_ip(e.ip)) for e in events])
     measure("model (all)", lambda: [model_event(e, enrichers, dims) for e in events])
     measure("transform", lambda: transform_batch(raw, enrichers, now=now))
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    for name, micros in stage_costs(parser.parse_args().events).items():
+        print(f"{name:<12} {micros:7.1f} µs/event")
 
 
 if __name__ == "__main__":

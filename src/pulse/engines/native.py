@@ -102,7 +102,9 @@ class NativeEngine:
         )
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)
-        self.loader = WarehouseLoader(settings.loader_url, settings.consumer_group, identity=self.identity)
+        self.loader = WarehouseLoader(
+            settings.loader_url, settings.consumer_group, identity=self.identity, kpi_zone=settings.timezone
+        )
         self.stats = EngineStats()
         self.metrics = metrics or EngineMetrics()  # Prometheus; `pulse run --metrics-port` serves it
         self.stop_requested = threading.Event()

@@ -44,7 +44,8 @@ class KpiWindow:
         start, end = self.bounds
         return {
             "start": start, "end": end, "tz": self.tz, "views": list(self.view_collections),
-            "bots": self.include_bots,
+            "bots": self.include_bots, "day": self.day,
+            "view": self.view_collections[0] if self.view_collections else None,
         }
 
 
@@ -66,30 +67,58 @@ _WHERE = sql.SQL(
 )
 
 
+# Local-day rollups (migration 0003) hold one row per key and day for the zones in kpi_zone.
+_DAY_WHERE = sql.SQL(
+    "zone = %(tz)s AND day = %(day)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
+)
+
+
 def _query(text: str) -> sql.Composed:
     """A KPI query with the shared window filter in place of {where} (composed, never formatted)."""
     return sql.SQL(text).format(where=_WHERE)  # type: ignore[arg-type]
 
-_TOP_PRODUCTS = _query("""
-SELECT product_id, sum(events)::bigint AS views FROM rollup_product WHERE {where}
+
+def _both(text: str) -> tuple[sql.Composed, sql.Composed]:
+    """(15-minute rollup query, local-day rollup query) of one KPI text; {day} is the table suffix."""
+    return (
+        sql.SQL(text).format(where=_WHERE, day=sql.SQL("")),  # type: ignore[arg-type]
+        sql.SQL(text).format(where=_DAY_WHERE, day=sql.SQL("_day")),  # type: ignore[arg-type]
+    )
+
+
+_TOP_PRODUCTS = _both("""
+SELECT product_id, sum(events)::bigint AS views FROM rollup_product{day} WHERE {where}
 GROUP BY product_id ORDER BY views DESC, product_id ASC LIMIT %(limit)s
 """)
 
-_TOP_COUNTRIES = _query("""
+_TOP_COUNTRIES = _both("""
 SELECT s.country_code, s.country_name AS country, sum(r.events)::bigint AS views
-FROM rollup_site_store r JOIN dim_site s USING (site_key)
+FROM rollup_site_store{day} r JOIN dim_site s USING (site_key)
 WHERE {where} AND NOT s.is_noise AND s.country_name IS NOT NULL
 GROUP BY s.country_code, s.country_name ORDER BY views DESC, country ASC LIMIT %(limit)s
 """)
 
-_TOP_REFERRERS = _query("""
-SELECT referrer_url, sum(events)::bigint AS views FROM rollup_referrer WHERE {where}
+# The default window (one view collection, no bots) reads the day rollup's top rows in index order.
+_TOP_PRODUCTS_INDEXED = sql.SQL("""
+SELECT product_id, events AS views FROM rollup_product_day
+WHERE zone = %(tz)s AND day = %(day)s AND collection = %(view)s AND NOT is_bot
+ORDER BY events DESC, product_id ASC LIMIT %(limit)s
+""")
+
+_TOP_REFERRERS_INDEXED = sql.SQL("""
+SELECT referrer_url, events AS views FROM rollup_referrer_day
+WHERE zone = %(tz)s AND day = %(day)s AND collection = %(view)s AND NOT is_bot
+ORDER BY events DESC, referrer_url ASC LIMIT %(limit)s
+""")
+
+_TOP_REFERRERS = _both("""
+SELECT referrer_url, sum(events)::bigint AS views FROM rollup_referrer{day} WHERE {where}
 GROUP BY referrer_url ORDER BY views DESC, referrer_url ASC LIMIT %(limit)s
 """)
 
-_STORES_BY_COUNTRY = _query("""
+_STORES_BY_COUNTRY = _both("""
 SELECT r.store_id, sum(r.events)::bigint AS views
-FROM rollup_site_store r JOIN dim_site s USING (site_key)
+FROM rollup_site_store{day} r JOIN dim_site s USING (site_key)
 WHERE {where} AND NOT s.is_noise AND r.store_id <> ''
   AND (upper(s.country_code) = upper(%(country)s) OR lower(s.country_name) = lower(%(country)s))
 GROUP BY r.store_id ORDER BY views DESC, r.store_id ASC
@@ -100,41 +129,72 @@ SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, sum(events)::
 FROM rollup_product WHERE {where} AND product_id = %(product_id)s GROUP BY 1
 """)
 
-_BROWSER_HOURLY = _query("""
-SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, browser, sum(events)::bigint AS views
-FROM rollup_browser_os WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, browser ASC
-""")
-
-_OS_HOURLY = _query("""
-SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, os, sum(events)::bigint AS views
-FROM rollup_browser_os WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, os ASC
-""")
+_HOURLY = """
+SELECT {hour} AS hour, {family}, sum(events)::bigint AS views
+FROM {table} WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, {family} ASC
+"""
 
 
-def _rows(conn: psycopg.Connection, query: sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _hourly(family: str) -> tuple[sql.Composed, sql.Composed]:
+    """KPI 6 for one family: from the 15-minute rollup, or from the local-hour rollup of a kpi_zone zone."""
+    text = sql.SQL(_HOURLY)
+    name = sql.Identifier(family)
+    return (
+        text.format(hour=sql.SQL("extract(hour FROM bucket AT TIME ZONE %(tz)s)::int"), family=name,
+                    table=sql.Identifier("rollup_browser_os"), where=_WHERE),
+        text.format(hour=sql.SQL("hour::int"), family=name, table=sql.Identifier(f"rollup_{family}_hour"),
+                    where=_DAY_WHERE),
+    )
+
+
+_BROWSER_HOURLY = _hourly("browser")
+_OS_HOURLY = _hourly("os")
+
+
+def _rows(conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
     cur = conn.execute(query, params)
     names = [c.name for c in cur.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def has_day_rollups(conn: psycopg.Connection, tz: str) -> bool:
+    """True when the warehouse keeps local-day rollups for this zone (see migration 0003)."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM kpi_zone WHERE zone = %s)", (tz,)).fetchone()
+    return bool(row and row[0])
+
+
+def _pick(
+    conn: psycopg.Connection, window: KpiWindow, queries: tuple[sql.Composed, sql.Composed],
+    indexed: sql.SQL | None = None,
+) -> sql.SQL | sql.Composed:
+    """The fastest exact query for the window: top rows of a day rollup, a day rollup, or 15-minute buckets."""
+    if not has_day_rollups(conn, window.tz):
+        return queries[0]
+    if indexed is not None and len(window.view_collections) == 1 and not window.include_bots:
+        return indexed
+    return queries[1]
+
+
 def top_products(conn: psycopg.Connection, window: KpiWindow, limit: int = 10) -> list[dict[str, Any]]:
     """KPI 1: the products with the most views in the day."""
-    return _rows(conn, _TOP_PRODUCTS, {**window.params(), "limit": limit})
+    query = _pick(conn, window, _TOP_PRODUCTS, _TOP_PRODUCTS_INDEXED)
+    return _rows(conn, query, {**window.params(), "limit": limit})
 
 
 def top_countries(conn: psycopg.Connection, window: KpiWindow, limit: int = 10) -> list[dict[str, Any]]:
     """KPI 2: countries (from the storefront domain) with the most views; glamira.com is International."""
-    return _rows(conn, _TOP_COUNTRIES, {**window.params(), "limit": limit})
+    return _rows(conn, _pick(conn, window, _TOP_COUNTRIES), {**window.params(), "limit": limit})
 
 
 def top_referrers(conn: psycopg.Connection, window: KpiWindow, limit: int = 5) -> list[dict[str, Any]]:
     """KPI 3: referrer URLs as sent with the most views, direct traffic excluded."""
-    return _rows(conn, _TOP_REFERRERS, {**window.params(), "limit": limit})
+    query = _pick(conn, window, _TOP_REFERRERS, _TOP_REFERRERS_INDEXED)
+    return _rows(conn, query, {**window.params(), "limit": limit})
 
 
 def stores_by_country(conn: psycopg.Connection, window: KpiWindow, country: str) -> list[dict[str, Any]]:
     """KPI 4: store ids and their views for one country (ISO code or English name)."""
-    return _rows(conn, _STORES_BY_COUNTRY, {**window.params(), "country": country.strip()})
+    return _rows(conn, _pick(conn, window, _STORES_BY_COUNTRY), {**window.params(), "country": country.strip()})
 
 
 def product_hourly(conn: psycopg.Connection, window: KpiWindow, product_id: str) -> list[dict[str, Any]]:
@@ -146,10 +206,10 @@ def product_hourly(conn: psycopg.Connection, window: KpiWindow, product_id: str)
 
 def browser_os_hourly(conn: psycopg.Connection, window: KpiWindow) -> dict[str, list[dict[str, Any]]]:
     """KPI 6: views per local hour by browser family and by OS family."""
-    params = window.params()
+    params, source = window.params(), int(has_day_rollups(conn, window.tz))
     return {
-        "by_browser": _rows(conn, _BROWSER_HOURLY, params),
-        "by_os": _rows(conn, _OS_HOURLY, params),
+        "by_browser": _rows(conn, _BROWSER_HOURLY[source], params),
+        "by_os": _rows(conn, _OS_HOURLY[source], params),
     }
 
 

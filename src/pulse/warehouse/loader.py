@@ -68,6 +68,36 @@ WITH new_ids AS (
   SELECT bucket, collection, is_bot, browser, os, count(*) FROM counted
   GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
   ON CONFLICT (bucket, collection, is_bot, browser, os) DO UPDATE SET events = r.events + EXCLUDED.events
+), zoned AS MATERIALIZED (  -- local-day rollups, one set per zone in kpi_zone (migration 0003)
+  SELECT z.zone, (f.bucket AT TIME ZONE z.zone)::date AS day, f.collection, f.is_bot, f.product_id, f.site_key,
+         coalesce(f.store_id, '') AS store_id, f.referrer_url,
+         extract(hour FROM f.bucket AT TIME ZONE z.zone)::smallint AS hour, f.browser, f.os
+  FROM counted f CROSS JOIN kpi_zone z
+), d_product AS (
+  INSERT INTO rollup_product_day AS r (zone, day, collection, is_bot, product_id, events)
+  SELECT zone, day, collection, is_bot, product_id, count(*) FROM zoned
+  WHERE product_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (zone, day, collection, is_bot, product_id) DO UPDATE SET events = r.events + EXCLUDED.events
+), d_site_store AS (
+  INSERT INTO rollup_site_store_day AS r (zone, day, collection, is_bot, site_key, store_id, events)
+  SELECT zone, day, collection, is_bot, site_key, store_id, count(*) FROM zoned
+  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (zone, day, collection, is_bot, site_key, store_id) DO UPDATE SET events = r.events + EXCLUDED.events
+), d_referrer AS (
+  INSERT INTO rollup_referrer_day AS r (zone, day, collection, is_bot, referrer_url, events)
+  SELECT zone, day, collection, is_bot, referrer_url, count(*) FROM zoned
+  WHERE referrer_url IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (zone, day, collection, is_bot, referrer_url) DO UPDATE SET events = r.events + EXCLUDED.events
+), d_browser AS (
+  INSERT INTO rollup_browser_hour AS r (zone, day, collection, is_bot, hour, browser, events)
+  SELECT zone, day, collection, is_bot, hour, browser, count(*) FROM zoned
+  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (zone, day, collection, is_bot, hour, browser) DO UPDATE SET events = r.events + EXCLUDED.events
+), d_os AS (
+  INSERT INTO rollup_os_hour AS r (zone, day, collection, is_bot, hour, os, events)
+  SELECT zone, day, collection, is_bot, hour, os, count(*) FROM zoned
+  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (zone, day, collection, is_bot, hour, os) DO UPDATE SET events = r.events + EXCLUDED.events
 )
 SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
 """).format(cols=_FACT_COLS)
@@ -143,12 +173,15 @@ class BatchResult:
 class WarehouseLoader:
     """A connection to the warehouse that commits whole batches (engines own one each)."""
 
-    def __init__(self, url: str, consumer_group: str, identity: EngineIdentity | None = None) -> None:
+    def __init__(
+        self, url: str, consumer_group: str, identity: EngineIdentity | None = None, kpi_zone: str | None = None
+    ) -> None:
         self._url = url
         self.identity = identity  # when set, every batch transaction also beats the engine's heartbeat
         # The engine's idle heartbeat (committer thread) may meet an offsets read (consumer thread).
         self._use = threading.Lock()
         self._group = consumer_group
+        self._kpi_zone = kpi_zone  # the zone whose local-day rollups this loader makes sure exist
         self._conn: psycopg.Connection | None = None
         # Dimension rows known to be committed: skipped on later batches (keys are deterministic).
         self._known_dims: dict[str, dict[int, object]] = {t: {} for t in DIMENSIONS}
@@ -161,6 +194,9 @@ class WarehouseLoader:
             self._conn = connect(self._url)
             with self._conn.transaction():
                 self._conn.execute(_STAGE_DDL)
+            if self._kpi_zone:
+                with _translate_errors(), self._conn.transaction():
+                    self._conn.execute("SELECT pulse_add_kpi_zone(%s)", (self._kpi_zone,))
         return self._conn
 
     def close(self) -> None:
