@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="The live page shows its data as stale (red) when the last commit is older."
     )
 
+    # --- Spark engine (pulse spark) ---------------------------------------------------------------
+    spark_master: str = Field(
+        default="local[*]", description="Spark master of `pulse spark`: local[*] on one machine, spark://host:7077."
+    )
+    spark_checkpoint: Path | None = Field(
+        default=None,
+        description="Checkpoint directory of `pulse spark` (its Kafka offsets); default $PULSE_HOME/spark/checkpoint/"
+        "<topic>. On a cluster it must be on storage every node shares.",
+    )
+    spark_max_offsets_per_trigger: int = Field(
+        default=100_000, ge=1, description="Most Kafka messages one Spark micro-batch reads (bounds task memory)."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
