@@ -257,15 +257,23 @@ class SparkEngine:
                         log.info("idle for %.1f s: stopping the query", until_idle)
                     self._stop_between_batches(query)
                     break
-                query.awaitTermination(0.25)
+                try:
+                    query.awaitTermination(0.25)
+                except Exception:  # noqa: BLE001 - the query failed: reported below from query.exception()
+                    break
         finally:
             if query.isActive:
                 query.stop()
+            self._broadcast_cleanup()
             log.info("spark engine stopped", extra=self.stats.as_dict())
         failure = query.exception()
         if failure is not None:
             raise TerminalError(f"the Spark query failed: {_short_error(failure)}")
         return self.stats
+
+    def _broadcast_cleanup(self) -> None:
+        if self._broadcast is not None:
+            self._broadcast.unpersist()  # the executors' copy of the settings (it holds the loader URL)
 
     def _stop_between_batches(self, query: Any, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
