@@ -49,7 +49,7 @@ def test_kill_9_mid_stream_then_resume_from_the_checkpoint_loses_and_duplicates_
 
     first = start_spark(pipeline, checkpoint, log)
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 600  # a bound, not a timing assertion: JVM start is slow on a busy machine
         while committed_batches(pipeline) < 2:
             assert first.poll() is None, f"pulse spark exited early:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"no batch committed in time:\n{log.read_text()[-3000:]}"
@@ -62,7 +62,7 @@ def test_kill_9_mid_stream_then_resume_from_the_checkpoint_loses_and_duplicates_
 
     second = start_spark(pipeline, checkpoint, log, "--until-idle", "4")
     try:
-        assert second.wait(300) == 0, log.read_text()[-3000:]
+        assert second.wait(600) == 0, log.read_text()[-3000:]
     finally:
         if second.poll() is None:
             os.killpg(second.pid, signal.SIGKILL)
