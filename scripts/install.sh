@@ -125,4 +125,8 @@ fi
 say "Kafka broker jars"
 .venv/bin/python -m pulse.stack.kafka fetch
 
+# --- Spark engine: Kafka connector jars (pyspark itself comes with the `spark` extra, part of `test`) ---
+say "Spark Kafka connector jars"
+.venv/bin/python -m pulse.stack.spark fetch
+
 say "done: start the local stack with .venv/bin/pulse stack up"

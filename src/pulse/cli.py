@@ -547,6 +547,41 @@ def dq(
                                        text=failures_summary(report), fields={"Window": report["window"]["start"]}))
         raise typer.Exit(1)
 # ---- end of alerts, maintenance and data quality
+# ---------------------------------------------------------------------------------------- spark
+@app.command()
+def spark(
+    master: Annotated[
+        str | None, typer.Option(help="Spark master: local[*] (default, PULSE_SPARK_MASTER), spark://host:7077.")
+    ] = None,
+    trigger: Annotated[float, typer.Option(min=0.1, help="Seconds between micro-batches.")] = 1.0,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Checkpoint directory (Kafka offsets); shared storage on a cluster.")
+    ] = None,
+    until_idle: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds without new messages.")
+    ] = None,
+    max_offsets_per_trigger: Annotated[
+        int | None, typer.Option(min=1, help="Most messages per micro-batch (PULSE_SPARK_MAX_OFFSETS_PER_TRIGGER).")
+    ] = None,
+    submitted: Annotated[
+        bool, typer.Option("--submitted", hidden=True, help="Run under spark-submit: keep its master and jars.")
+    ] = False,
+) -> None:
+    """Run the Spark Structured Streaming engine: Kafka -> the same transform and loader, on executors."""
+    from pulse.engines.spark import SparkEngine, build_session, default_checkpoint
+
+    settings = _settings()
+    session = build_session(None if submitted else (master or settings.spark_master))
+    engine = SparkEngine(
+        settings, session, checkpoint=checkpoint or default_checkpoint(settings), trigger_seconds=trigger,
+        max_offsets_per_trigger=max_offsets_per_trigger,
+    )
+    engine.install_signal_handlers()
+    try:
+        stats = engine.run(until_idle=until_idle)
+    finally:
+        session.stop()
+    console.print(f"spark engine stopped: {stats.as_dict()}")
 
 
 def main() -> None:

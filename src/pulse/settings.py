@@ -155,6 +155,18 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="pulse dq fails when the warehouse's last commit is older (seconds)."
     )
     # --- end of alerts, maintenance and data quality ----------------------------------------------
+    # --- Spark engine (pulse spark) ---------------------------------------------------------------
+    spark_master: str = Field(
+        default="local[*]", description="Spark master of `pulse spark`: local[*] on one machine, spark://host:7077."
+    )
+    spark_checkpoint: Path | None = Field(
+        default=None,
+        description="Checkpoint directory of `pulse spark` (its Kafka offsets); default $PULSE_HOME/spark/checkpoint/"
+        "<topic>. On a cluster it must be on storage every node shares.",
+    )
+    spark_max_offsets_per_trigger: int = Field(
+        default=100_000, ge=1, description="Most Kafka messages one Spark micro-batch reads (bounds task memory)."
+    )
 
     @field_validator("timezone")
     @classmethod

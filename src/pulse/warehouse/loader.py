@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -168,6 +168,7 @@ class BatchResult:
     duplicates: int
     quarantined: int
     newest_event_time: datetime | None = None  # of the facts newly loaded (metrics: freshness)
+    skipped: bool = False  # the guard found the batch already committed (a Spark replay)
 
 
 class WarehouseLoader:
@@ -228,13 +229,21 @@ class WarehouseLoader:
                 beat(conn, self.identity, stopped=stopped)
 
     # ------------------------------------------------------------------ the batch
-    def commit_batch(self, batch: StarBatch, offsets: Offsets) -> BatchResult:
-        """Write everything of one batch and the offsets it consumed, atomically."""
+    def commit_batch(
+        self, batch: StarBatch, offsets: Offsets, *, guard: Callable[[psycopg.Connection], bool] | None = None
+    ) -> BatchResult:
+        """Write everything of one batch and the offsets it consumed, atomically.
+
+        `guard` runs first inside the transaction (the Spark engine records its batch ledger there);
+        when it returns False the batch was committed before and nothing is written.
+        """
         with self._use, _translate_errors():
             conn = self.connection()
             pending = self._pending_dims(batch)
             days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
             with conn.transaction():
+                if guard is not None and not guard(conn):
+                    return BatchResult(loaded=0, duplicates=0, quarantined=0, skipped=True)
                 if days:
                     conn.execute("SELECT pulse_ensure_fact_partitions(%s::date[])", (days,))
                 for table, rows in pending.items():

@@ -1,0 +1,207 @@
+"""What a Spark executor runs for one slice of a micro-batch: transform with the core, commit with the loader.
+
+Each task receives the Kafka rows of one slice (one Kafka partition's offset range in that batch) as
+Arrow record batches, runs `transform_batch` - the very code the native engine runs - and commits the
+result with `WarehouseLoader.commit_batch` in ONE transaction that also inserts the slice's rows into
+`spark_batches`. A slice whose row exists (a replayed batch) is skipped. The task yields one small
+summary row; the batch itself never travels to the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from pulse.errors import DataRejectedError, TerminalError, TransientError
+from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
+from pulse.model.star import Enrichers, StarBatch, transform_batch
+from pulse.warehouse.loader import BatchResult, WarehouseLoader
+
+log = logging.getLogger(__name__)
+
+# One row per task, the only thing that reaches the driver.
+SUMMARY_SCHEMA = (
+    "messages long, loaded long, duplicates long, quarantined long, skipped boolean, retries int,"
+    " commit_ms double"
+)
+# Transient commit failures are retried inside the task this many times before the task fails
+# (Spark may then retry the task; the batch fails and the query stops with the error if it keeps failing).
+COMMIT_ATTEMPTS = 8
+
+_LEDGER = """
+INSERT INTO spark_batches (query_id, batch_id, topic, kafka_partition, first_offset, next_offset, messages)
+SELECT %s, %s, t, p, f, n, m FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[], %s::int[])
+  AS x(t, p, f, n, m)
+ON CONFLICT DO NOTHING
+RETURNING 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    """What executors need to transform and load; shipped once per query as a broadcast."""
+
+    query_id: str
+    loader_url: str = field(repr=False)  # may hold a password
+    consumer_group: str
+    hash_key: bytes = field(repr=False)
+    geoip_database: str | None  # a local path, or a file name shipped with SparkContext.addFile / --files
+    storefronts_file: str | None
+    max_event_bytes: int
+    retry_max_backoff_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """The Kafka range of one task: (topic, partition) -> (first offset, next offset, messages)."""
+
+    ranges: dict[tuple[str, int], tuple[int, int, int]]
+
+    @classmethod
+    def of(cls, messages: list[tuple[bytes, SourceRef | None]]) -> Slice:
+        """The offset ranges covered by `messages` (in Kafka order)."""
+        ranges: dict[tuple[str, int], tuple[int, int, int]] = {}
+        for _, src in messages:
+            assert src is not None
+            key = (src.topic, src.partition)
+            first, nxt, count = ranges.get(key, (src.offset, src.offset, 0))
+            ranges[key] = (min(first, src.offset), max(nxt, src.offset + 1), count + 1)
+        return cls(ranges)
+
+    def next_offsets(self) -> dict[tuple[str, int], int]:
+        """Next offset per partition, for the kafka_offsets mirror (lag monitoring)."""
+        return {key: nxt for key, (_, nxt, _) in self.ranges.items()}
+
+
+# Per Python worker process (Spark reuses workers across tasks): enrichers and a warehouse connection.
+_enrichers: dict[ExecutorConfig, Enrichers] = {}
+_loaders: dict[ExecutorConfig, WarehouseLoader] = {}
+
+
+def local_file(name: str | None) -> Path | None:
+    """A data file on this executor: shipped with addFile/--files if so, else the path as given."""
+    if name is None:
+        return None
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    from pyspark import SparkFiles
+
+    shipped = Path(SparkFiles.get(path.name))
+    return shipped if shipped.is_file() else path  # a missing file fails with open_geo_database's message
+
+
+def enrichers_for(config: ExecutorConfig) -> Enrichers:
+    """The process's enrichers for this query (opened once per worker)."""
+    if config not in _enrichers:
+        _enrichers[config] = Enrichers.create(
+            hash_key=config.hash_key,
+            geoip_database=local_file(config.geoip_database),
+            storefronts_file=local_file(config.storefronts_file),
+            max_event_bytes=config.max_event_bytes,
+        )
+    return _enrichers[config]
+
+
+def loader_for(config: ExecutorConfig) -> WarehouseLoader:
+    """The process's warehouse connection for this query."""
+    if config not in _loaders:
+        _loaders[config] = WarehouseLoader(config.loader_url, config.consumer_group)
+    return _loaders[config]
+
+
+def read_messages(arrow_batches: Iterator[Any]) -> list[tuple[bytes, SourceRef | None]]:
+    """Kafka rows (value, topic, partition, offset) as the core's (raw bytes, source) pairs."""
+    messages: list[tuple[bytes, SourceRef | None]] = []
+    for rb in arrow_batches:
+        cols = rb.to_pydict()
+        for value, topic, partition, offset in zip(
+            cols["value"], cols["topic"], cols["partition"], cols["offset"], strict=True
+        ):
+            messages.append((value if value is not None else b"", SourceRef(topic, int(partition), int(offset))))
+    return messages
+
+
+def refused(batch: StarBatch, messages: list[tuple[bytes, SourceRef | None]], error: Exception) -> StarBatch:
+    """A slice the database refused: every message of it goes to quarantine (as the native engine does)."""
+    log.error("quarantining a slice of %d messages the database refused: %s", len(messages), error)
+    already = {r.source for r in batch.rejections}
+    return StarBatch(
+        rejections=batch.rejections + [
+            Rejection(Stage.LOAD, RejectReason.LOAD_FAILED, str(error)[:500], raw, src)
+            for raw, src in messages
+            if src not in already
+        ]
+    )
+
+
+def commit_slice(
+    messages: list[tuple[bytes, SourceRef | None]], config: ExecutorConfig, batch_id: int
+) -> tuple[BatchResult, int]:
+    """Transform and commit one slice exactly once; returns the result and the transient retries."""
+    if not messages:
+        return BatchResult(0, 0, 0), 0
+    piece = Slice.of(messages)
+    keys = sorted(piece.ranges)
+    ledger_rows = (
+        [t for t, _ in keys], [p for _, p in keys], [piece.ranges[k][0] for k in keys],
+        [piece.ranges[k][1] for k in keys], [piece.ranges[k][2] for k in keys],
+    )
+
+    def record_slice(conn: psycopg.Connection) -> bool:
+        inserted = len(conn.execute(_LEDGER, (config.query_id, batch_id, *ledger_rows)).fetchall())
+        if 0 < inserted < len(keys):
+            raise TerminalError(
+                f"batch {batch_id} of query {config.query_id} is partly in spark_batches: the offset ranges"
+                " of a replayed batch changed (was the checkpoint edited?)"
+            )
+        return inserted == len(keys)
+
+    batch = transform_batch(messages, enrichers_for(config), now=time.time())
+    loader = loader_for(config)
+    retries, delay = 0, 0.2
+    while True:
+        try:
+            try:
+                return loader.commit_batch(batch, piece.next_offsets(), guard=record_slice), retries
+            except DataRejectedError as error:
+                if not batch.facts:
+                    raise  # even the quarantine rows were refused: stop with the error
+                batch = refused(batch, messages, error)
+                continue
+        except TransientError as exc:
+            retries += 1
+            loader.close()
+            if retries >= COMMIT_ATTEMPTS:
+                raise TransientError(f"gave up committing batch {batch_id} after {retries} attempts: {exc}") from exc
+            log.warning("commit of batch %d failed, retrying in %.1f s: %s", batch_id, delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, config.retry_max_backoff_s)
+
+
+def commit_partition(arrow_batches: Iterator[Any], broadcast: Any, batch_id: int) -> Iterator[Any]:
+    """The mapInArrow function: one task's Kafka rows in, one summary row out (see the module docstring)."""
+    import pyarrow as pa
+
+    config: ExecutorConfig = broadcast.value
+    started = time.monotonic()
+    messages = read_messages(arrow_batches)
+    result, retries = commit_slice(messages, config, batch_id)
+    yield pa.RecordBatch.from_pydict(
+        {
+            "messages": [len(messages)], "loaded": [result.loaded], "duplicates": [result.duplicates],
+            "quarantined": [result.quarantined], "skipped": [result.skipped], "retries": [retries],
+            "commit_ms": [(time.monotonic() - started) * 1000],
+        },
+        schema=pa.schema([
+            ("messages", pa.int64()), ("loaded", pa.int64()), ("duplicates", pa.int64()),
+            ("quarantined", pa.int64()), ("skipped", pa.bool_()), ("retries", pa.int32()),
+            ("commit_ms", pa.float64()),
+        ]),
+    )

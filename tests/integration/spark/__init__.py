@@ -1,0 +1,1 @@
+"""Spark engine tests (real Spark, Kafka and PostgreSQL)."""
