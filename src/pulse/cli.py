@@ -307,6 +307,40 @@ def serve(
     serve_api(settings, host=host, port=port)
 
 
+# ---------------------------------------------------------------------------------------- superset
+superset_app = typer.Typer(help="Apache Superset dashboards of the six KPIs.", no_args_is_help=True)
+app.add_typer(superset_app, name="superset")
+
+
+@superset_app.command("provision")
+def superset_provision_cmd(
+    url: Annotated[str | None, typer.Option(help="Superset base URL (default: PULSE_SUPERSET_URL).")] = None,
+    username: Annotated[str | None, typer.Option(help="Superset user (default: PULSE_SUPERSET_USERNAME).")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: deploy/superset/bundle).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Import the KPI dashboard into a running Superset, reading the warehouse as pulse_dashboard (read-only).
+
+    The Superset password comes from PULSE_SUPERSET_PASSWORD, else a prompt. Safe to run again.
+    """
+    from pulse.serve import superset
+
+    settings = _settings()
+    secret = settings.superset_password.get_secret_value() if settings.superset_password else None
+    if secret is None:
+        if not sys.stdin.isatty():
+            raise typer.BadParameter("set PULSE_SUPERSET_PASSWORD (no terminal to ask on)", param_hint="password")
+        secret = typer.prompt("Superset password", hide_input=True)
+    done = superset.provision(
+        settings, url or settings.superset_url, username or settings.superset_username, secret,
+        bundle_dir=bundle or superset.BUNDLE_DIR, progress=err_console.print,
+    )
+    if fmt is OutputFormat.json:
+        _print_json({"dashboard_id": done.dashboard_id, "dashboard_url": done.dashboard_url, "charts": done.charts})
+    else:
+        console.print(f"dashboard: {done.dashboard_url}")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning pulse errors into a message and exit status 1."""
     try:
