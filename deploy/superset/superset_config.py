@@ -6,6 +6,7 @@ The secret key is generated on first use into $PULSE_SUPERSET_HOME/secret_key (m
 committed; keep that file: a new key makes the stored database passwords unreadable.
 """
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -22,11 +23,11 @@ SECRET_KEY = _key_file.read_text().strip()
 SQLALCHEMY_DATABASE_URI = f"sqlite:///{_home / 'superset.db'}?check_same_thread=false"
 DATA_DIR = str(_home)
 
-# Offline, quiet start: no telemetry, no example data, no external map tiles or avatars.
-SCARF_ANALYTICS = False
-SUPERSET_LOAD_EXAMPLES = False
+# Embedded-dashboard tokens are signed with a key of their own, derived from the secret key.
+GUEST_TOKEN_JWT_SECRET = hashlib.sha256(b"guest-token:" + SECRET_KEY.encode()).hexdigest()
+
+# Offline, quiet start: no example data (pulse starts Superset with SCARF_ANALYTICS=false too), no map tiles.
 MAPBOX_API_KEY = ""
-FEATURE_FLAGS = {"DASHBOARD_RBAC": False}
 
 # In-process caches (no Redis needed for one local Superset).
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 10}
@@ -39,7 +40,5 @@ RATELIMIT_STORAGE_URI = "memory://"
 SUPERSET_DASHBOARD_PERIODICAL_REFRESH_LIMIT = 0
 SUPERSET_DASHBOARD_PERIODICAL_REFRESH_WARNING_MESSAGE = None
 
-# Plain HTTP on loopback for local use; put TLS in front of it for anything else.
-TALISMAN_ENABLED = False
+# Writes through the REST API need a CSRF token (pulse superset provision fetches one).
 WTF_CSRF_ENABLED = True
-SESSION_COOKIE_SAMESITE = "Lax"

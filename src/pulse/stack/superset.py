@@ -7,7 +7,10 @@ the metadata once (db upgrade, the admin user, roles and permissions) and serves
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,8 @@ VENV = REPO / ".venv-superset"
 CONFIG = REPO / "deploy" / "superset" / "superset_config.py"
 INSTALL_HINT = "run `bash scripts/install.sh` (it creates .venv-superset with the pinned Superset)"
 INIT_STAMP = ".pulse-initialised"
+METADATA_DB = "superset.db"  # the file name deploy/superset/superset_config.py gives the SQLite database
+TEMPLATE_NAME = "pulse-metadata-template.db"
 STEP_TIMEOUT_S = 600
 HEALTH_TIMEOUT_S = 180
 
@@ -43,32 +48,51 @@ def superset_env(home: Path) -> dict[str, str]:
         "PULSE_SUPERSET_HOME": str(home),
         "FLASK_APP": "superset",
         "SCARF_ANALYTICS": "false",
-        "SUPERSET_LOAD_EXAMPLES": "no",
         "PYTHONUNBUFFERED": "1",
     })
     return env
 
 
+def _superset(home: Path, *args: str, answers: str | None = None) -> None:
+    """Run one `superset` CLI command against `home` (answers go to its prompts); stop with its last lines."""
+    result = subprocess.run([str(superset_program()), *args], env=superset_env(home), capture_output=True,
+                            text=True, timeout=STEP_TIMEOUT_S, check=False, input=answers)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise TerminalError(f"`superset {' '.join(args[:2])}` failed:\n{tail}")
+
+
+def metadata_template(progress: Progress | None = None) -> Path:
+    """A migrated metadata database with Superset's roles and no users, made once per installed Superset.
+
+    Migrating and `superset init` take minutes on a busy machine; a new Superset home starts from a copy.
+    """
+    template = VENV / TEMPLATE_NAME
+    if template.is_file():
+        return template
+    with tempfile.TemporaryDirectory(prefix="pulse-superset-template-") as scratch:
+        home = Path(scratch)
+        for message, args in (("migrating the metadata database", ("db", "upgrade")),
+                              ("creating roles and permissions", ("init",))):
+            if progress:
+                progress(f"superset: {message} (once per install)")
+            _superset(home, *args)
+        partial = template.with_suffix(".partial")
+        shutil.copyfile(home / METADATA_DB, partial)
+        os.replace(partial, template)
+    return template
+
+
 def init_superset(home: Path, username: str, password: str, progress: Progress | None = None) -> None:
-    """Create the metadata database, the admin user and the default roles (once per home)."""
+    """Give `home` a metadata database (a copy of the template) with an admin user (once per home)."""
     home.mkdir(parents=True, exist_ok=True)
     if (home / INIT_STAMP).exists():
         return
-    steps = [
-        ("migrating the metadata database", ["db", "upgrade"]),
-        (f"creating the admin user {username!r}", ["fab", "create-admin", "--username", username, "--firstname",
-                                                    "pulse", "--lastname", "admin", "--email",
-                                                    f"{username}@localhost", "--password", password]),
-        ("creating roles and permissions", ["init"]),
-    ]
-    for message, args in steps:
-        if progress:
-            progress(f"superset: {message}")
-        result = subprocess.run([str(superset_program()), *args], env=superset_env(home), capture_output=True,
-                                text=True, timeout=STEP_TIMEOUT_S, check=False)
-        if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-            raise TerminalError(f"`superset {args[0]} {args[1] if len(args) > 1 else ''}` failed:\n{tail}")
+    shutil.copyfile(metadata_template(progress), home / METADATA_DB)
+    if progress:
+        progress(f"superset: creating the admin user {username!r}")
+    _superset(home, "fab", "create-admin", "--username", username, "--firstname", "pulse", "--lastname", "admin",
+              "--email", f"{username}@localhost", answers=f"{password}\n{password}\n")  # never on argv
     (home / INIT_STAMP).write_text("ok\n")
 
 
@@ -103,3 +127,9 @@ def _tail(log: Path | None) -> str:
     if log is None or not log.exists():
         return ""
     return ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+
+
+if __name__ == "__main__":  # scripts/install.sh: python -m pulse.stack.superset template
+    if sys.argv[1:] != ["template"]:
+        sys.exit("usage: python -m pulse.stack.superset template")
+    print(metadata_template(progress=print))
