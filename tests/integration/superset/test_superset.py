@@ -170,7 +170,11 @@ def test_the_superset_connection_is_read_only(pipeline: Settings, superset_serve
                           "DROP TABLE rollup_product"):
             refused = _sql_lab(client, database_id, statement)
             assert refused.status_code >= 400, (statement, refused.text)
-            assert "DML" in refused.text or "read-only" in refused.text or "denied" in refused.text, refused.text
+            assert "DML_NOT_ALLOWED_ERROR" in refused.text, refused.text
+        # a write hidden in a SELECT passes Superset's check; the database refuses it (read-only transaction)
+        sneaky = _sql_lab(client, database_id, "SELECT pulse_ensure_fact_partitions(ARRAY[DATE '2031-01-01'])")
+        assert sneaky.status_code >= 400, sneaky.text
+        assert "read-only transaction" in sneaky.text or "permission denied" in sneaky.text, sneaky.text
     assert pulse_cli(pipeline, "kpi", "top-products", "--format", "json").returncode == 0
 
 
