@@ -26,7 +26,8 @@ from tests.services import env_for, free_port, pulse_cli
 
 from .conftest import SupersetServer
 
-pytestmark = pytest.mark.integration
+# Superset boots first (usefixtures comes first): its start overlaps the Kafka + PostgreSQL start.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("superset_boot")]
 
 DAY = date(2026, 3, 29)  # Europe/Berlin switches to summer time that night: a 23-hour day there
 COUNTRY, PRODUCT = "DE", "101"
@@ -161,20 +162,25 @@ def test_the_superset_connection_is_read_only(pipeline: Settings, superset_serve
     with SupersetClient(superset_server.url) as client:
         client.login(superset_server.username, superset_server.password)
         database_id = client.get("/api/v1/database/")["result"][0]["id"]
-        who = _sql_lab(client, database_id, "SELECT current_user AS role,"
-                       " has_table_privilege('rollup_product', 'INSERT') AS can_insert,"
-                       " current_setting('transaction_read_only') AS read_only")
+        # (Superset refuses current_user, current_setting and pg_settings in SQL Lab; role tests are allowed)
+        who = _sql_lab(client, database_id, "SELECT pg_has_role('pulse_reader', 'MEMBER') AS reader,"
+                       " pg_has_role('pulse_loader', 'MEMBER') AS loader,"
+                       " has_table_privilege('rollup_product', 'SELECT') AS can_select,"
+                       " has_table_privilege('rollup_product', 'INSERT') AS can_insert")
         assert who.status_code == 200, who.text
-        assert who.json()["data"] == [{"role": "pulse_dashboard", "can_insert": False, "read_only": "on"}]
+        assert who.json()["data"] == [{"reader": True, "loader": False, "can_select": True, "can_insert": False}]
         for statement in ("DELETE FROM rollup_product", "INSERT INTO dim_os VALUES (1, 'x')",
                           "DROP TABLE rollup_product"):
             refused = _sql_lab(client, database_id, statement)
             assert refused.status_code >= 400, (statement, refused.text)
             assert "DML_NOT_ALLOWED_ERROR" in refused.text, refused.text
-        # a write hidden in a SELECT passes Superset's check; the database refuses it (read-only transaction)
-        sneaky = _sql_lab(client, database_id, "SELECT pulse_ensure_fact_partitions(ARRAY[DATE '2031-01-01'])")
-        assert sneaky.status_code >= 400, sneaky.text
-        assert "read-only transaction" in sneaky.text or "permission denied" in sneaky.text, sneaky.text
+        # writes hidden in a SELECT pass Superset's check; the database refuses them
+        locking = _sql_lab(client, database_id, "SELECT * FROM load_state FOR UPDATE")
+        assert locking.status_code >= 400, locking.text
+        assert "read-only transaction" in locking.text, locking.text
+        definer = _sql_lab(client, database_id, "SELECT pulse_ensure_fact_partitions(ARRAY[DATE '2031-01-01'])")
+        assert definer.status_code >= 400, definer.text
+        assert "permission denied" in definer.text, definer.text
     assert pulse_cli(pipeline, "kpi", "top-products", "--format", "json").returncode == 0
 
 
