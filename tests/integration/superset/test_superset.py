@@ -24,6 +24,7 @@ from pulse.settings import Settings
 from tests.integration.labelled import Fixture, build_fixture, expected_kpis
 from tests.services import env_for, free_port, pulse_cli
 
+from .browser import native_filters_param, render_dashboard
 from .conftest import SupersetServer
 
 # Superset boots first (usefixtures comes first): its start overlaps the Kafka + PostgreSQL start.
@@ -138,6 +139,8 @@ def test_every_chart_answers_as_the_pulse_api(
     assert (again["dashboard_id"], again["charts"]) == (first["dashboard_id"], first["charts"])
     _check_charts(pipeline, superset_server, fixture, again["charts"])
 
+    _check_dashboard_in_a_browser(pipeline, superset_server, fixture, again)
+
     with SupersetClient(superset_server.url) as client:
         client.login(superset_server.username, superset_server.password)
         dashboard = client.get(f"/api/v1/dashboard/{again['dashboard_id']}")["result"]
@@ -150,6 +153,31 @@ def test_every_chart_answers_as_the_pulse_api(
         assert [t["column"]["name"] for t in filters["Product"]["targets"]] == ["product_id"]
         databases = client.get("/api/v1/database/")["result"]
         assert [d["database_name"] for d in databases] == ["pulse warehouse"]
+
+
+def _check_dashboard_in_a_browser(settings: Settings, server: SupersetServer, fx: Fixture,
+                                  done: dict[str, Any]) -> None:
+    """The dashboard as people see it: Chromium logs in and opens it with the filters in the URL; every
+    chart's frontend-built query succeeds with the labelled answer (screenshot: PULSE_SUPERSET_SCREENSHOT)."""
+    expected = expected_kpis(fx, DAY, settings.timezone, country=COUNTRY, product_id=PRODUCT)
+    day_range = f"{DAY.isoformat()}T00:00:00 : {date.fromordinal(DAY.toordinal() + 1).isoformat()}T00:00:00"
+    shot = os.environ.get("PULSE_SUPERSET_SCREENSHOT")
+    answers = render_dashboard(server.url, server.username, server.password, done["dashboard_url"],
+                               native_filters_param(day_range, COUNTRY, PRODUCT), len(CHARTS),
+                               Path(shot) if shot else None)
+    assert set(answers) == set(done["charts"].values()), "not every chart asked for its data"
+    for name, kpi in CHARTS.items():
+        answer = answers[done["charts"][name]]
+        assert answer["status"] == 200, (name, answer["body"])
+        rows = answer["body"]["result"][0]["data"]
+        if kpi in ("product-hourly", "browser-os-hourly"):  # pivoted for the bars: compare the day's total
+            want = expected[kpi] if kpi == "product-hourly" else expected[kpi]["by_browser"]
+            got = sum(v for r in rows for k, v in r.items() if k != "local_hour" and isinstance(v, int | float))
+            assert got == sum(r["views"] for r in want), name
+        elif kpi == "stores-by-country":
+            assert sorted(rows, key=str) == sorted(expected[kpi], key=str), name
+        else:  # the frontend orders by views only: equal counts may swap keys, the counts may not
+            assert [r["views"] for r in rows] == [r["views"] for r in expected[kpi]], name
 
 
 def _sql_lab(client: SupersetClient, database_id: int, text: str) -> httpx.Response:
