@@ -111,6 +111,7 @@ else
   say ".venv-superset is up to date"
 fi
 # A migrated, initialised metadata database that each new Superset home starts from (minutes, once).
+say "Superset metadata template"
 .venv/bin/python -m pulse.stack.superset template >/dev/null
 
 # --- Kafka broker jars -----------------------------------------------------------------------

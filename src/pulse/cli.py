@@ -313,6 +313,11 @@ superset_app = typer.Typer(help="Apache Superset dashboards of the six KPIs.", n
 app.add_typer(superset_app, name="superset")
 
 
+@superset_app.callback()
+def _superset_quiet() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per API call is noise here
+
+
 def _superset_password(settings: Settings) -> str:
     """PULSE_SUPERSET_PASSWORD, else a prompt on a terminal."""
     if settings.superset_password is not None:

@@ -86,6 +86,7 @@ def metadata_template(progress: Progress | None = None) -> Path:
 def init_superset(home: Path, username: str, password: str, progress: Progress | None = None) -> None:
     """Give `home` a metadata database (a copy of the template) with an admin user (once per home)."""
     home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o700)  # the metadata holds password hashes and the (encrypted) warehouse password
     if (home / INIT_STAMP).exists():
         return
     shutil.copyfile(metadata_template(progress), home / METADATA_DB)

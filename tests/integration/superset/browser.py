@@ -59,7 +59,7 @@ def render_dashboard(url: str, username: str, password: str, dashboard_url: str,
                     if slice_id is not None:
                         answers[int(slice_id)] = {"status": response.status, "body": response.json()}
             if screenshot is not None:
-                page.wait_for_timeout(3000)  # let the charts finish drawing
+                page.wait_for_timeout(8000)  # let the charts finish drawing
                 page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
