@@ -120,6 +120,28 @@ if [[ ! -f "$af_stamp" || "$(cat "$af_stamp")" != "$af_wanted" || ! -x .venv-air
 else
   say ".venv-airflow is up to date"
 fi
+# --- Apache Superset (its own venv .venv-superset; pins in deploy/superset/requirements.txt) -------
+# Superset's dependencies clash with pulse's, so it gets a venv of its own; the stamp is the hash of the
+# pinned list, so editing it reinstalls. `pulse superset up` / the Superset tests use this venv.
+superset_stamp=.venv-superset/.pulse-install-stamp
+superset_wanted=$(sha256sum deploy/superset/requirements.txt | cut -d' ' -f1)
+if [[ ! -f "$superset_stamp" || "$(cat "$superset_stamp")" != "$superset_wanted" ]] ||
+  ! .venv-superset/bin/python -c 'import superset' 2>/dev/null; then
+  if [[ ! -x .venv-superset/bin/python ]]; then
+    python=$(python_for_venv) || fail "Python 3.11+ is needed"
+    say "creating .venv-superset with $($python --version)"
+    "$python" -m venv .venv-superset
+  fi
+  say "installing Apache Superset into .venv-superset (a few minutes the first time)"
+  .venv-superset/bin/python -m pip install -q --disable-pip-version-check -r deploy/superset/requirements.txt
+  rm -f .venv-superset/pulse-metadata-template.db  # made again below for this Superset
+  echo "$superset_wanted" >"$superset_stamp"
+else
+  say ".venv-superset is up to date"
+fi
+# A migrated, initialised metadata database that each new Superset home starts from (minutes, once).
+say "Superset metadata template"
+.venv/bin/python -m pulse.stack.superset template >/dev/null
 
 # --- Kafka broker jars -----------------------------------------------------------------------
 say "Kafka broker jars"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import date
 from enum import StrEnum
@@ -582,6 +583,79 @@ def spark(
     finally:
         session.stop()
     console.print(f"spark engine stopped: {stats.as_dict()}")
+# ---------------------------------------------------------------------------------------- superset
+superset_app = typer.Typer(help="Apache Superset dashboards of the six KPIs.", no_args_is_help=True)
+app.add_typer(superset_app, name="superset")
+
+
+@superset_app.callback()
+def _superset_quiet() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per API call is noise here
+
+
+def _superset_password(settings: Settings) -> str:
+    """PULSE_SUPERSET_PASSWORD, else a prompt on a terminal."""
+    if settings.superset_password is not None:
+        return settings.superset_password.get_secret_value()
+    if not sys.stdin.isatty():
+        raise typer.BadParameter("set PULSE_SUPERSET_PASSWORD (no terminal to ask on)", param_hint="password")
+    return str(typer.prompt("Superset password", hide_input=True))
+
+
+@superset_app.command("up")
+def superset_up_cmd(
+    port: Annotated[int, typer.Option(help="Listen port on 127.0.0.1.")] = 8088,
+) -> None:
+    """Run a local Superset from .venv-superset until Ctrl-C (metadata in $PULSE_HOME/superset).
+
+    The first run creates the admin user PULSE_SUPERSET_USERNAME with PULSE_SUPERSET_PASSWORD (or a prompt).
+    """
+    import signal
+
+    from pulse.stack import superset as local
+
+    settings = _settings()
+    home = settings.home.expanduser().resolve() / "superset"
+    if not (home / local.INIT_STAMP).exists():
+        local.init_superset(home, settings.superset_username, _superset_password(settings), err_console.print)
+    process = local.start_superset(home, "127.0.0.1", port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        local.wait_healthy(url, process, log=home / "superset.log")
+        console.print(f"Superset on {url} (log {home / 'superset.log'}); next: pulse superset provision."
+                      " Ctrl-C stops it.")
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+@superset_app.command("provision")
+def superset_provision_cmd(
+    url: Annotated[str | None, typer.Option(help="Superset base URL (default: PULSE_SUPERSET_URL).")] = None,
+    username: Annotated[str | None, typer.Option(help="Superset user (default: PULSE_SUPERSET_USERNAME).")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: deploy/superset/bundle).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Import the KPI dashboard into a running Superset, reading the warehouse as pulse_dashboard (read-only).
+
+    The Superset password comes from PULSE_SUPERSET_PASSWORD, else a prompt. Safe to run again.
+    """
+    from pulse.serve import superset
+
+    settings = _settings()
+    secret = _superset_password(settings)
+    done = superset.provision(
+        settings, url or settings.superset_url, username or settings.superset_username, secret,
+        bundle_dir=bundle or superset.BUNDLE_DIR, progress=err_console.print,
+    )
+    if fmt is OutputFormat.json:
+        _print_json({"dashboard_id": done.dashboard_id, "dashboard_url": done.dashboard_url, "charts": done.charts})
+    else:
+        console.print(f"dashboard: {done.dashboard_url}")
 
 
 def main() -> None:

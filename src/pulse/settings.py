@@ -167,6 +167,17 @@ class Settings(BaseSettings):
     spark_max_offsets_per_trigger: int = Field(
         default=100_000, ge=1, description="Most Kafka messages one Spark micro-batch reads (bounds task memory)."
     )
+    # --- Superset dashboards (pulse superset provision) -------------------------------------------
+    superset_url: str = Field(default="http://127.0.0.1:8088", description="Superset that `pulse superset` talks to.")
+    superset_username: str = Field(default="admin", description="Superset user that imports the dashboards.")
+    superset_password: SecretStr | None = Field(
+        default=None, description="Password of that Superset user (asked for when unset and a terminal is open)."
+    )
+    superset_warehouse_url: str | None = Field(
+        default=None,
+        description="Warehouse connection as Superset sees it (the read-only pulse_dashboard role, password from"
+        " pgpass). Defaults to reader_database_url.",
+    )
 
     @field_validator("timezone")
     @classmethod

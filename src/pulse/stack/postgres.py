@@ -443,3 +443,18 @@ def _write_pgpass(path: Path, old: dict[PgpassKey, str], new: dict[PgpassKey, st
         out.write("# libpq password file of the pulse local stack (generated; host:port:db:user:password)\n")
         out.write("\n".join(lines) + "\n")
     os.replace(temporary, path)
+
+
+def pgpass_password(path: Path, host: str, port: str, dbname: str, user: str) -> str | None:
+    """The password libpq would take from a pgpass file for this connection (first match; '*' matches all)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = _split_pgpass(line)
+        if len(fields) == 5 and all(
+            pattern in ("*", value) for pattern, value in zip(fields[:4], (host, port, dbname, user), strict=True)
+        ):
+            return fields[4]
+    return None
