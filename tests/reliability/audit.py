@@ -64,7 +64,7 @@ def audit_warehouse(settings: Settings, sent: list[Sent]) -> Audit:
             (settings.topic,),
         ).fetchall()
         quarantine = conn.execute(
-            "SELECT src_partition, src_offset, reason, detail, raw FROM quarantine WHERE src_topic = %s",
+            "SELECT src_partition, src_offset, reason, detail, sha256(raw) FROM quarantine WHERE src_topic = %s",
             (settings.topic,),
         ).fetchall()
         ledger, state_loaded, state_quarantined, consumed, rollup_a, rollup_b = conn.execute(
@@ -115,7 +115,7 @@ def audit_warehouse(settings: Settings, sent: list[Sent]) -> Audit:
         problems.append(f"{len(lost)} valid events lost, e.g. {lost[:5]}")
 
     # quarantine: every rejected message, with its reason and its exact bytes; nothing valid
-    quarantined = {(p, o): (reason, detail, bytes(raw)) for p, o, reason, detail, raw in quarantine}
+    quarantined = {(p, o): (reason, detail, bytes(digest)) for p, o, reason, detail, digest in quarantine}
     for s in sent:
         expect, coord = s.message.expect, (s.partition, s.offset)
         row = quarantined.get(coord)
@@ -126,7 +126,7 @@ def audit_warehouse(settings: Settings, sent: list[Sent]) -> Audit:
                 problems.append(f"{s.message.what}: quarantined as {row[0]}, expected {expect.reason}")
             elif not row[1]:
                 problems.append(f"{s.message.what}: quarantined without a detail")
-            elif hashlib.sha256(row[2]).digest() != hashlib.sha256(s.message.value).digest():
+            elif row[2] != hashlib.sha256(s.message.value).digest():
                 problems.append(f"{s.message.what}: quarantined bytes differ from the message")
         elif expect.identity is not None and row is not None:
             problems.append(f"valid message quarantined ({row[0]}: {row[1][:80]}): {s.message.what}")
