@@ -34,11 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from pulse.engines.spark_tasks import SUMMARY_SCHEMA, ExecutorConfig, commit_partition
 from pulse.errors import ConfigError, TerminalError
 from pulse.model.star import Enrichers
 from pulse.settings import Settings
 from pulse.stack.spark import check_pyspark_version, connector_jars
+from pulse.warehouse.heartbeat import EngineIdentity, beat
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,10 @@ class SparkEngine:
         self._started = threading.Event()
         self._broadcast: Any = None
         self._lock = threading.Lock()
+        # The driver beats the engine's heartbeat row, so `pulse health` sees a running Spark engine.
+        self.identity = EngineIdentity(settings.consumer_group, settings.topic, engine="spark")
+        self._beat_conn: psycopg.Connection | None = None
+        self._last_beat = float("-inf")
 
     def request_stop(self, *_: object) -> None:
         """Stop after the batch in flight (SIGTERM / Ctrl-C)."""
@@ -239,11 +246,29 @@ class SparkEngine:
                                                "checkpoint": self.checkpoint})
         return query
 
+    def _heartbeat(self, *, stopped: bool = False) -> None:
+        """Beat the heartbeat row at most every PULSE_HEARTBEAT_INTERVAL_S; a failure waits for the next beat."""
+        now = time.monotonic()
+        if not stopped and now - self._last_beat < self.settings.heartbeat_interval_s:
+            return
+        self._last_beat = now
+        try:
+            if self._beat_conn is None or self._beat_conn.closed:
+                self._beat_conn = psycopg.connect(self.settings.loader_url, autocommit=True, connect_timeout=5)
+            self.identity.batches = self.stats.batches
+            beat(self._beat_conn, self.identity, stopped=stopped)
+        except psycopg.Error as exc:
+            log.warning("heartbeat not written (%s); trying again at the next beat", type(exc).__name__)
+            self._beat_conn = None
+        if stopped and self._beat_conn is not None:
+            self._beat_conn.close()
+
     def run(self, until_idle: float | None = None) -> SparkStats:
         """Run until stopped, until the query fails (TerminalError), or `until_idle` seconds without data."""
         query = self._query or self.start()
         try:
             while True:
+                self._heartbeat()
                 if query.exception() is not None or not query.isActive:
                     break
                 idle_since = self.stats.last_data or (self.stats.started if query.lastProgress else None)
@@ -265,6 +290,7 @@ class SparkEngine:
             if query.isActive:
                 query.stop()
             self._broadcast_cleanup()
+            self._heartbeat(stopped=True)
             log.info("spark engine stopped", extra=self.stats.as_dict())
         failure = query.exception()
         if failure is not None:

@@ -68,6 +68,10 @@ def test_kill_9_mid_stream_then_resume_from_the_checkpoint_loses_and_duplicates_
             os.killpg(second.pid, signal.SIGKILL)
 
     url = pipeline.database_url
+    # The driver beats the heartbeat as engine "spark" (pulse health): the killed run left its row, the clean one
+    # marked itself stopped.
+    assert scalar(url, "SELECT count(*) FROM engine_heartbeat WHERE engine = 'spark'") == 2
+    assert scalar(url, "SELECT count(*) FROM engine_heartbeat WHERE engine = 'spark' AND stopped_at IS NOT NULL") == 1
     # expected numbers come from the labelled fixture
     assert scalar(url, "SELECT count(*) FROM fact_event") == len(fx.valid)
     assert scalar(url, "SELECT count(DISTINCT event_id) FROM fact_event") == len(fx.valid)
