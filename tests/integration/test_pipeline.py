@@ -14,8 +14,10 @@ import pytest
 from pulse.engines.native import NativeEngine
 from pulse.enrich.useragent import UserAgentInfo
 from pulse.model.star import Enrichers
+from pulse.serve.api import KpiReader
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, load_stats, run_kpi
+from pulse.warehouse.loader import WarehouseLoader
 from tests.services import pulse_cli, scalar
 
 from .labelled import Fixture, build_fixture, expected_kpis
@@ -134,6 +136,24 @@ def test_roles_have_least_privilege(pipeline: Settings) -> None:
                           "CREATE TABLE sneaky (x int)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 loader.execute(statement)
+
+
+def test_the_loader_and_the_api_run_without_jit(pipeline: Settings) -> None:
+    """JIT compilation cost 3.5 s per 5,000-event batch (the regression it fixed): both paths switch it off."""
+    with psycopg.connect(pipeline.loader_url, autocommit=True) as plain:
+        assert plain.execute("SHOW jit").fetchone() == ("on",)  # the server default the sessions override
+    loader = WarehouseLoader(pipeline.loader_url, "jit-check")
+    try:
+        assert loader.connection().execute("SHOW jit").fetchone() == ("off",)
+    finally:
+        loader.close()
+    reader = KpiReader(pipeline)
+    reader.pool.open(wait=True)
+    try:
+        with reader.connection() as conn:
+            assert conn.execute("SHOW jit").fetchone() == ("off",)
+    finally:
+        reader.pool.close()
 
 
 def test_migrate_is_idempotent(pipeline: Settings) -> None:
