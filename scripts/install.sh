@@ -63,6 +63,60 @@ if ((${#missing[@]})); then
 fi
 java_ok || fail "Java 17+ is still not the default java: see update-alternatives --config java"
 
+# --- Airflow (deploy/airflow: DAGs and their tests) in its own venv .venv-airflow -----------------------
+# Every version is pinned in deploy/airflow/requirements.txt (Airflow's constraints file cannot be fetched here).
+install_airflow() {
+  af_stamp=.venv-airflow/.pulse-install-stamp
+  af_wanted=$(sha256sum deploy/airflow/requirements.txt | cut -d' ' -f1)
+  if [[ ! -f "$af_stamp" || "$(cat "$af_stamp")" != "$af_wanted" || ! -x .venv-airflow/bin/airflow ]]; then
+    say "installing Airflow into .venv-airflow (pinned in deploy/airflow/requirements.txt)"
+    if [[ ! -x .venv-airflow/bin/python ]]; then
+      python=$(python_for_venv) || fail "Python 3.11+ is needed for Airflow"
+      "$python" -m venv .venv-airflow
+    fi
+    .venv-airflow/bin/python -m pip install -q --disable-pip-version-check -r deploy/airflow/requirements.txt
+    echo "$af_wanted" >"$af_stamp"
+  else
+    say ".venv-airflow is up to date"
+  fi
+}
+# --- Apache Superset (its own venv .venv-superset; pins in deploy/superset/requirements.txt) -------
+# Superset's dependencies clash with pulse's, so it gets a venv of its own; the stamp is the hash of the
+# pinned list, so editing it reinstalls. `pulse superset up` / the Superset tests use this venv.
+install_superset() {
+  superset_stamp=.venv-superset/.pulse-install-stamp
+  superset_wanted=$(sha256sum deploy/superset/requirements.txt | cut -d' ' -f1)
+  if [[ ! -f "$superset_stamp" || "$(cat "$superset_stamp")" != "$superset_wanted" ]] ||
+    ! .venv-superset/bin/python -c 'import superset' 2>/dev/null; then
+    if [[ ! -x .venv-superset/bin/python ]]; then
+      python=$(python_for_venv) || fail "Python 3.11+ is needed"
+      say "creating .venv-superset with $($python --version)"
+      "$python" -m venv .venv-superset
+    fi
+    say "installing Apache Superset into .venv-superset (a few minutes the first time)"
+    .venv-superset/bin/python -m pip install -q --disable-pip-version-check -r deploy/superset/requirements.txt
+    rm -f .venv-superset/pulse-metadata-template.db  # made again below for this Superset
+    echo "$superset_wanted" >"$superset_stamp"
+  else
+    say ".venv-superset is up to date"
+  fi
+}
+
+# Those two venvs take minutes and need nothing else from this script: build them in the background
+# while the rest runs (their output goes to a log, shown if they fail).
+background_logs=$(mktemp -d)
+trap 'rm -rf "$background_logs"' EXIT
+install_airflow >"$background_logs/install_airflow.log" 2>&1 &
+airflow_job=$!
+install_superset >"$background_logs/install_superset.log" 2>&1 &
+superset_job=$!
+wait_for() {  # name pid: wait for a background step, show its output, stop if it failed
+  local status=0
+  wait "$2" || status=$?
+  cat "$background_logs/$1.log"
+  ((status == 0)) || fail "$1 failed (exit status $status): its output is above"
+}
+
 # --- Python environment ----------------------------------------------------------------------
 if [[ ! -x .venv/bin/python ]]; then
   python=$(python_for_venv) || fail "Python 3.11+ is needed"
@@ -105,40 +159,9 @@ if [[ ! -x .venv/bin/composecheck || "$(cat .venv/.composecheck-stamp 2>/dev/nul
   echo "$cc_wanted" >.venv/.composecheck-stamp
 fi
 
-# --- Airflow (deploy/airflow: DAGs and their tests) in its own venv .venv-airflow -----------------------
-# Every version is pinned in deploy/airflow/requirements.txt (Airflow's constraints file cannot be fetched here).
-af_stamp=.venv-airflow/.pulse-install-stamp
-af_wanted=$(sha256sum deploy/airflow/requirements.txt | cut -d' ' -f1)
-if [[ ! -f "$af_stamp" || "$(cat "$af_stamp")" != "$af_wanted" || ! -x .venv-airflow/bin/airflow ]]; then
-  say "installing Airflow into .venv-airflow (pinned in deploy/airflow/requirements.txt)"
-  if [[ ! -x .venv-airflow/bin/python ]]; then
-    python=$(python_for_venv) || fail "Python 3.11+ is needed for Airflow"
-    "$python" -m venv .venv-airflow
-  fi
-  .venv-airflow/bin/python -m pip install -q --disable-pip-version-check -r deploy/airflow/requirements.txt
-  echo "$af_wanted" >"$af_stamp"
-else
-  say ".venv-airflow is up to date"
-fi
-# --- Apache Superset (its own venv .venv-superset; pins in deploy/superset/requirements.txt) -------
-# Superset's dependencies clash with pulse's, so it gets a venv of its own; the stamp is the hash of the
-# pinned list, so editing it reinstalls. `pulse superset up` / the Superset tests use this venv.
-superset_stamp=.venv-superset/.pulse-install-stamp
-superset_wanted=$(sha256sum deploy/superset/requirements.txt | cut -d' ' -f1)
-if [[ ! -f "$superset_stamp" || "$(cat "$superset_stamp")" != "$superset_wanted" ]] ||
-  ! .venv-superset/bin/python -c 'import superset' 2>/dev/null; then
-  if [[ ! -x .venv-superset/bin/python ]]; then
-    python=$(python_for_venv) || fail "Python 3.11+ is needed"
-    say "creating .venv-superset with $($python --version)"
-    "$python" -m venv .venv-superset
-  fi
-  say "installing Apache Superset into .venv-superset (a few minutes the first time)"
-  .venv-superset/bin/python -m pip install -q --disable-pip-version-check -r deploy/superset/requirements.txt
-  rm -f .venv-superset/pulse-metadata-template.db  # made again below for this Superset
-  echo "$superset_wanted" >"$superset_stamp"
-else
-  say ".venv-superset is up to date"
-fi
+# The Airflow and Superset venvs (started in the background above) must be ready from here on.
+wait_for install_airflow "$airflow_job"
+wait_for install_superset "$superset_job"
 # A migrated, initialised metadata database that each new Superset home starts from (minutes, once).
 say "Superset metadata template"
 .venv/bin/python -m pulse.stack.superset template >/dev/null
