@@ -58,6 +58,9 @@ def test_the_committed_bundle_stores_no_password() -> None:
         doc = yaml.safe_load(path.read_text())
         if path.name == "pulse_warehouse.yaml":
             assert ":XXXXXXXXXX@" in doc["sqlalchemy_uri"]
+            # read-only sessions (checked against a real Superset), and no JIT for its short rollup reads
+            options = doc["extra"]["engine_params"]["connect_args"]["options"].split()
+            assert "default_transaction_read_only=on" in options and "jit=off" in options
             assert "password" not in doc
 
 
