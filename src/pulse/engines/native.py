@@ -14,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from pulse.engines.stats import EngineStats
 from pulse.errors import DataRejectedError, TransientError
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import Enrichers, StarBatch, transform_batch
@@ -31,29 +32,6 @@ from pulse.warehouse.loader import BatchResult, WarehouseLoader
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class EngineStats:
-    """Running totals of one engine process."""
-
-    batches: int = 0
-    messages: int = 0
-    loaded: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    retries: int = 0
-    started: float = field(default_factory=time.monotonic)
-    last_batch_latency_s: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values for logs and JSON."""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        return {
-            "batches": self.batches, "messages": self.messages, "loaded": self.loaded,
-            "duplicates": self.duplicates, "quarantined": self.quarantined, "retries": self.retries,
-            "events_per_s": round(self.messages / elapsed, 1),
-        }
 
 
 @dataclass(frozen=True, slots=True)

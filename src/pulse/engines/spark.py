@@ -37,6 +37,7 @@ from typing import Any
 import psycopg
 
 from pulse.engines.spark_tasks import SUMMARY_SCHEMA, ExecutorConfig, commit_partition
+from pulse.engines.stats import EngineStats
 from pulse.errors import ConfigError, TerminalError
 from pulse.model.star import Enrichers
 from pulse.settings import Settings
@@ -49,29 +50,16 @@ DEFAULT_MASTER = "local[*]"
 
 
 @dataclass(slots=True)
-class SparkStats:
-    """Running totals of one `pulse spark` run (driver side)."""
+class SparkStats(EngineStats):
+    """Running totals of one `pulse spark` run (driver side): the engine's, plus Spark's own."""
 
-    batches: int = 0
-    messages: int = 0
-    loaded: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    skipped_slices: int = 0
-    retries: int = 0
+    skipped_slices: int = 0  # slices a replayed micro-batch found committed already
     batch_seconds: list[float] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
     last_data: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for logs and JSON."""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        return {
-            "batches": self.batches, "messages": self.messages, "loaded": self.loaded,
-            "duplicates": self.duplicates, "quarantined": self.quarantined,
-            "skipped_slices": self.skipped_slices, "retries": self.retries,
-            "events_per_s": round(self.messages / elapsed, 1),
-        }
+        return {**EngineStats.as_dict(self), "skipped_slices": self.skipped_slices}
 
 
 def build_session(master: str | None, *, app_name: str = "pulse", extra_conf: dict[str, str] | None = None) -> Any:
