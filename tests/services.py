@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
-from pulse.settings import Settings
+from pulse.settings import Settings, load_settings
 from pulse.stack import postgres
+from pulse.stack.manager import export_local_credentials, stack_down, stack_up
+from pulse.warehouse.migrate import migrate
 
 
 def free_port() -> int:
@@ -61,3 +69,50 @@ def scalar(url: str, query: str) -> object:
     with psycopg.connect(url) as conn:
         row = conn.execute(query).fetchone()  # type: ignore[arg-type]
         return row[0] if row else None
+
+
+@contextmanager
+def private_stack(prefix: str, partitions: int) -> Iterator[Settings]:
+    """A Kafka + PostgreSQL of its own (temporary PULSE_HOME, free ports), without the caller's PULSE_*
+    environment; stopped and removed at the end, the environment restored."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    home.chmod(0o755)  # as root the cluster runs as the postgres OS user, which must reach it
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PULSE_") or k == "PGPASSFILE"}
+    settings = load_settings(
+        home=home,
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        database_url=f"postgresql://pulse@127.0.0.1:{free_port()}/pulse",
+        topic_partitions=partitions,
+    )
+    try:
+        stack_up(settings)
+        export_local_credentials(settings)
+        yield settings
+    finally:
+        stack_down(settings)
+        shutil.rmtree(home, ignore_errors=True)
+        os.environ.pop("PGPASSFILE", None)
+        os.environ.update(saved)
+
+
+def fresh_database(stack: Settings, name: str, **update: object) -> Settings:
+    """A new migrated database `name` on the stack, and settings whose three roles point at it."""
+    target = postgres.parse_target(stack)
+    with superuser(stack) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(target.owner)))
+    base = f"127.0.0.1:{target.port}/{name}"
+    settings = stack.model_copy(update={
+        "database_url": f"postgresql://{target.owner}@{base}",
+        "loader_database_url": f"postgresql://pulse_engine@{base}",
+        "reader_database_url": f"postgresql://pulse_dashboard@{base}",
+        **update,
+    })
+    with psycopg.connect(settings.database_url) as conn:
+        migrate(conn)
+    return settings
+
+
+def drop_database(stack: Settings, name: str) -> None:
+    """Drop a test database, closing its sessions."""
+    with superuser(stack) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

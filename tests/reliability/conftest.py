@@ -7,8 +7,6 @@ the full size; `--reliability-report PATH` writes the results table (docs/reliab
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +14,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from pulse.settings import Settings, load_settings
-from pulse.stack.manager import export_local_credentials, stack_down, stack_up
+from pulse.settings import Settings
 from tests.reliability.report import ROWS, Row, Scale, write_report
-from tests.services import free_port
+from tests.services import private_stack
 
 # Large enough for the multi-megabyte hostile messages (the broker's default is about 1 MB).
 TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -42,24 +39,8 @@ def scale(request: pytest.FixtureRequest) -> Scale:
 def stack() -> Iterator[Settings]:
     """A private Kafka + PostgreSQL for this package (overrides the session stack): the tests restart
     them, which other tests must not see."""
-    home = Path(tempfile.mkdtemp(prefix="pulse-rel-"))
-    home.chmod(0o755)  # as root the cluster runs as the postgres OS user, which must reach it
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PULSE_") or k == "PGPASSFILE"}
-    settings = load_settings(
-        home=home,
-        kafka_bootstrap=f"127.0.0.1:{free_port()}",
-        database_url=f"postgresql://pulse@127.0.0.1:{free_port()}/pulse",
-        topic_partitions=4,
-    )
-    try:
-        stack_up(settings)
-        export_local_credentials(settings)
+    with private_stack("pulse-rel-", 4) as settings:
         yield settings
-    finally:
-        stack_down(settings)
-        shutil.rmtree(home, ignore_errors=True)
-        os.environ.pop("PGPASSFILE", None)
-        os.environ.update(saved)
 
 
 @pytest.fixture

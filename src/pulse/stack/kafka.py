@@ -14,12 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from base64 import urlsafe_b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from confluent_kafka import KafkaError, KafkaException
@@ -27,6 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from pulse.errors import ConfigError, MissingToolError, TerminalError
 from pulse.settings import Settings
+from pulse.stack import maven
 
 Progress = Callable[[str], None]
 
@@ -77,37 +76,12 @@ def fetch_jars(version: str = KAFKA_VERSION, lib: Path | None = None, progress: 
     lib = lib or kafka_lib_dir(version)
     if jars_present(lib):
         return lib
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise MissingToolError(
-            "Maven (mvn) is needed once to fetch the Kafka jars: apt-get install maven (or run scripts/install.sh)"
-        )
     find_java()
     _say(progress, f"fetching Kafka {version} jars with Maven into {lib} (once, about 45 MB)")
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    # Stage next to the target and rename at the end, so a cut-off download never looks complete.
-    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=lib.parent) as work:
-        pom = Path(work) / "pom.xml"
-        pom.write_bytes(resources.files("pulse.stack").joinpath("kafka-pom.xml").read_bytes())
-        staging = Path(work) / "lib"
-        command = [
-            mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom),
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
-            f"-DoutputDirectory={staging}", f"-Dkafka.version={version}",
-        ]  # fmt: skip
-        done = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not (staging / f"kafka_2.13-{version}.jar").exists():
-            output = (done.stdout + done.stderr).strip().splitlines()
-            raise TerminalError(
-                f"Maven could not fetch org.apache.kafka:kafka_2.13:{version} (exit {done.returncode}):\n"
-                + "\n".join(output[-25:])
-            )
-        if jars_present(lib):  # another fetch finished first
-            return lib
-        if lib.exists():
-            shutil.rmtree(lib)
-        staging.rename(lib)
-    return lib
+    return maven.copy_dependencies(
+        "kafka-pom.xml", lib, what=f"org.apache.kafka:kafka_2.13:{version}", expect=f"kafka_2.13-{version}.jar",
+        properties={"kafka.version": version}, ready=jars_present,
+    )
 
 
 def ensure_jars(progress: Progress | None = None) -> Path:

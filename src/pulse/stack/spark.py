@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from pulse.errors import ConfigError, MissingToolError, TerminalError
+from pulse.stack import maven
 
 # Must equal the pinned pyspark (pyproject extra `spark`): the connector is built against it.
 SPARK_VERSION = "4.2.0"
@@ -74,33 +71,13 @@ def fetch_jars(version: str = SPARK_VERSION, lib: Path | None = None, progress: 
         return lib
     except MissingToolError:
         pass
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise MissingToolError("Maven (mvn) is needed once to fetch Spark's Kafka connector: apt-get install maven")
     if progress:
         progress(f"fetching spark-sql-kafka-0-10_2.13:{version} with Maven into {lib} (once, about 10 MB)")
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=lib.parent) as work:
-        pom = Path(work) / "pom.xml"
-        pom.write_bytes(resources.files("pulse.stack").joinpath("spark-pom.xml").read_bytes())
-        staging = Path(work) / "jars"
-        command = [
-            mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom),
-            "dependency:copy-dependencies", "-DincludeScope=runtime",
-            f"-DincludeArtifactIds={','.join(CONNECTOR_ARTIFACTS)}",
-            f"-DoutputDirectory={staging}", f"-Dspark.version={version}",
-        ]  # fmt: skip
-        done = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not (staging / f"spark-sql-kafka-0-10_2.13-{version}.jar").exists():
-            output = (done.stdout + done.stderr).strip().splitlines()
-            raise TerminalError(
-                f"Maven could not fetch org.apache.spark:spark-sql-kafka-0-10_2.13:{version}"
-                f" (exit {done.returncode}):\n" + "\n".join(output[-25:])
-            )
-        if lib.exists():
-            shutil.rmtree(lib)
-        staging.rename(lib)
-    return lib
+    return maven.copy_dependencies(
+        "spark-pom.xml", lib, what=f"org.apache.spark:spark-sql-kafka-0-10_2.13:{version}",
+        expect=f"spark-sql-kafka-0-10_2.13-{version}.jar", properties={"spark.version": version},
+        include=list(CONNECTOR_ARTIFACTS),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,15 +7,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from pulse.errors import MissingToolError
 from pulse.settings import Settings
-from pulse.stack import postgres
-from pulse.warehouse.migrate import migrate
-from tests.services import superuser
+from tests.services import drop_database, fresh_database
 
 # Small and quick on a shared 2-core machine.
 SPARK_TEST_CONF = {
@@ -44,20 +40,5 @@ def spark_session() -> Iterator[Any]:
 def second_warehouse(pipeline: Settings) -> Iterator[Settings]:
     """Settings for another fresh migrated database that reads the same topic as `pipeline`."""
     name = f"{pipeline.topic}_b_{uuid.uuid4().hex[:4]}"
-    target = postgres.parse_target(pipeline)
-    with superuser(pipeline) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(target.owner)))
-    base = f"127.0.0.1:{target.port}/{name}"
-    settings = pipeline.model_copy(
-        update={
-            "database_url": f"postgresql://{target.owner}@{base}",
-            "loader_database_url": f"postgresql://pulse_engine@{base}",
-            "reader_database_url": f"postgresql://pulse_dashboard@{base}",
-            "consumer_group": f"spark-{name}",
-        }
-    )
-    with psycopg.connect(settings.database_url) as conn:
-        migrate(conn)
-    yield settings
-    with superuser(pipeline) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    yield fresh_database(pipeline, name, consumer_group=f"spark-{name}")
+    drop_database(pipeline, name)
