@@ -29,3 +29,7 @@ class BadRequestError(PulseError):
 
 class DataRejectedError(PulseError):
     """The database refused a batch's data (not the connection): its messages go to quarantine."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate  # PostgreSQL's SQLSTATE: "the same way twice" compares it

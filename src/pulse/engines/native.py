@@ -6,7 +6,6 @@ thread polls and transforms batch N+1. Batches commit strictly in order, each wi
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import signal
@@ -18,16 +17,17 @@ from typing import TypeVar
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from pulse.engines.committing import StopRequested, commit_isolating
 from pulse.engines.stats import EngineStats
-from pulse.errors import DataRejectedError, TransientError
-from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
+from pulse.errors import TransientError
+from pulse.events.model import SourceRef
 from pulse.model.star import Enrichers, StarBatch, transform_batch
 from pulse.ops.logging import batch_fields
 from pulse.ops.metrics import EngineMetrics
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
 from pulse.warehouse.heartbeat import EngineIdentity
-from pulse.warehouse.loader import BatchResult, WarehouseLoader
+from pulse.warehouse.loader import BatchResult, Messages, WarehouseLoader
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,7 @@ class _Pending:
     raw: list[tuple[bytes, SourceRef | None]]
     kafka_times_ms: list[int] = field(default_factory=list)  # message timestamps, for the latency metric
     batch_id: str = ""
-
-
-def _refused(item: _Pending, error: DataRejectedError) -> StarBatch:
-    """A batch the database refused: every message of it goes to quarantine, none is lost."""
-    log.error("quarantining a batch of %d messages the database refused: %s", item.messages, error,
-              extra=batch_fields(item.batch_id, ((s.topic, s.partition, s.offset) for _, s in item.raw if s)))
-    already = {r.source for r in item.batch.rejections}
-    return StarBatch(
-        rejections=item.batch.rejections + [
-            Rejection(Stage.LOAD, RejectReason.LOAD_FAILED, str(error)[:500], raw, src)
-            for raw, src in item.raw
-            if src not in already
-        ]
-    )
+    now: float = 0.0  # the clock the transform judged event times by (isolation transforms again with it)
 
 
 class NativeEngine:
@@ -91,6 +78,7 @@ class NativeEngine:
         self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=1)
         self._committed_offsets: dict[tuple[str, int], int] = {}
         self._failure: Exception | None = None
+        self._abandoned = False  # stopped while retrying: later batches are dropped, never committed out of order
 
     def request_stop(self, *_: object) -> None:
         """Finish the batch in flight, then exit (SIGTERM / Ctrl-C)."""
@@ -106,17 +94,19 @@ class NativeEngine:
     def run(self, until_idle: float | None = None) -> EngineStats:
         """Consume until stopped, or until `until_idle` seconds pass without a new message."""
         settings = self.settings
-        self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger", abort_on_stop=True)
-        self._retry(self.loader.heartbeat, "write the heartbeat", abort_on_stop=True)
+        try:
+            self._retry(lambda: self.loader.stored_offsets(settings.topic), "read the offsets ledger")
+            self._retry(self.loader.heartbeat, "write the heartbeat")
+        except StopRequested:
+            log.info("stopped before the warehouse could be reached: nothing was read")
+            return self.stats
         assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
 
         def resume_offsets(topic: str) -> dict[int, int]:
             self._pending.join()  # batches in flight first: their offsets are the resume point
-            offsets = self._retry(
-                lambda: self.loader.stored_offsets(topic), "read the offsets ledger", abort_on_stop=True
-            )
+            offsets = self._retry(lambda: self.loader.stored_offsets(topic), "read the offsets ledger")
             assigned_at.append(time.monotonic())
             self.metrics.resumed(offsets)
             return offsets
@@ -149,6 +139,8 @@ class NativeEngine:
                     continue
                 last_message = time.monotonic()
                 self._process(consumer, records)
+        except StopRequested:  # raised from the rebalance callback: the resume point could not be read
+            log.info("stopped while waiting for the warehouse")
         finally:
             self._pending.put(None)  # let the committer finish what is queued, then stop
             committer.join()
@@ -174,9 +166,10 @@ class NativeEngine:
             kafka_times_ms.append(m.timestamp()[1])
             key = (topic, partition)
             offsets[key] = max(offsets.get(key, 0), offset + 1)
-        batch: StarBatch = transform_batch(raw, self.enrichers, now=time.time())
+        now = time.time()
+        batch: StarBatch = transform_batch(raw, self.enrichers, now=now)
         self._pending.put(
-            _Pending(batch, offsets, len(records), started, raw, kafka_times_ms, self.identity.next_batch_id())
+            _Pending(batch, offsets, len(records), started, raw, kafka_times_ms, self.identity.next_batch_id(), now)
         )
 
     def _commit_loop(self) -> None:
@@ -190,20 +183,18 @@ class NativeEngine:
             try:
                 if item is None:
                     return
-                if self._failure is not None:
-                    continue  # a terminal failure stops the engine: drop, never commit out of order
-                committed, commit_started = item.batch, time.monotonic()
+                if self._failure is not None or self._abandoned:
+                    continue  # the engine is stopping: drop, never commit out of order
+                commit_started = time.monotonic()
                 try:
-                    try:
-                        result = self._retry(
-                            functools.partial(self.loader.commit_batch, item.batch, item.offsets), "commit a batch"
-                        )
-                    except DataRejectedError as refused:
-                        committed = _refused(item, refused)
-                        result = self._retry(
-                            functools.partial(self.loader.commit_batch, committed, item.offsets),
-                            "quarantine a refused batch",
-                        )
+                    result, committed = commit_isolating(
+                        self.loader, item.batch, item.offsets, item.raw, self._transform_at(item.now), self._retry,
+                    )
+                except StopRequested:
+                    self._abandoned = True
+                    log.warning("stopped while retrying: the batch in flight and those queued are not committed;"
+                                " the next start reads them again from the offsets in the warehouse")
+                    continue
                 except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
                     self._failure = exc
                     self.stop_requested.set()
@@ -216,6 +207,8 @@ class NativeEngine:
                 stats.duplicates += result.duplicates
                 stats.quarantined += result.quarantined
                 stats.last_batch_latency_s = time.monotonic() - item.started
+                if result.refused:
+                    committed = StarBatch(rejections=committed.rejections + list(result.refused))
                 self.metrics.batch_committed(
                     committed, result, item.offsets, messages=item.messages, started=item.started,
                     commit_seconds=time.monotonic() - commit_started, kafka_times_ms=item.kafka_times_ms,
@@ -230,6 +223,10 @@ class NativeEngine:
                     self._on_batch(result, stats)
             finally:
                 self._pending.task_done()
+
+    def _transform_at(self, now: float) -> Callable[[Messages], StarBatch]:
+        """The transform as it ran for a batch (same clock), for isolating the messages the database refuses."""
+        return lambda piece: transform_batch(piece, self.enrichers, now=now)
 
     def _idle_heartbeat(self) -> None:
         """No batch for a while: beat anyway, so health tells an idle engine from a dead one."""
@@ -254,19 +251,40 @@ class NativeEngine:
         if self._failure is not None:
             raise self._failure
 
-    def _retry(self, action: Callable[[], T], what: str, *, abort_on_stop: bool = False) -> T:
+    def _retry(self, action: Callable[[], T], what: str, *, abort_on_stop: bool = True) -> T:
         """Run `action` until it succeeds, backing off on transient failures (capped, logged).
 
-        Commits never give up, even when a stop is requested: the batch in flight must land.
+        While it retries, the heartbeat keeps beating with a "retrying: why" status (when the database
+        answers) and the metrics show the operation as retrying. A stop request ends the wait at once
+        (StopRequested): an uncommitted batch is simply read again on the next start.
         """
-        delay = 0.2
+        delay, first_failure = 0.2, 0.0
+        try:
+            while True:
+                try:
+                    return action()
+                except TransientError as exc:
+                    first_failure = first_failure or time.monotonic()
+                    self.stats.retries += 1
+                    self.metrics.database_retry(what)
+                    self.metrics.retrying(what, time.monotonic() - first_failure + delay)
+                    log.warning("could not %s, retrying in %.1f s: %s", what, delay, exc)
+                    if self._wait_retrying(delay, f"retrying: could not {what}: {exc}") and abort_on_stop:
+                        raise StopRequested(f"stopped while retrying to {what}") from exc
+                    delay = min(delay * 2, self.settings.retry_max_backoff_s)
+        finally:
+            self.metrics.retrying(what, 0)
+
+    def _wait_retrying(self, seconds: float, status: str) -> bool:
+        """Wait before the next attempt, beating the heartbeat with `status`; True when a stop was requested."""
+        deadline = time.monotonic() + seconds
         while True:
             try:
-                return action()
-            except TransientError as exc:
-                self.stats.retries += 1
-                self.metrics.database_retry(what)
-                log.warning("could not %s, retrying in %.1f s: %s", what, delay, exc)
-                if self.stop_requested.wait(delay) and abort_on_stop:
-                    raise
-                delay = min(delay * 2, self.settings.retry_max_backoff_s)
+                self.loader.heartbeat(status=status)
+            except Exception as exc:  # noqa: BLE001 - the database may be the very thing that is down
+                log.debug("heartbeat not written while retrying: %s", exc)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return self.stop_requested.is_set()
+            if self.stop_requested.wait(min(remaining, self.settings.heartbeat_interval_s)):
+                return True

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from pulse.errors import DataRejectedError, TerminalError, TransientError
-from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
-from pulse.model.star import Enrichers, StarBatch, transform_batch
+from pulse.engines.committing import commit_isolating
+from pulse.errors import TerminalError, TransientError
+from pulse.events.model import SourceRef
+from pulse.model.star import Enrichers, transform_batch
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 
 log = logging.getLogger(__name__)
@@ -128,19 +129,6 @@ def read_messages(arrow_batches: Iterator[Any]) -> list[tuple[bytes, SourceRef |
     return messages
 
 
-def refused(batch: StarBatch, messages: list[tuple[bytes, SourceRef | None]], error: Exception) -> StarBatch:
-    """A slice the database refused: every message of it goes to quarantine (as the native engine does)."""
-    log.error("quarantining a slice of %d messages the database refused: %s", len(messages), error)
-    already = {r.source for r in batch.rejections}
-    return StarBatch(
-        rejections=batch.rejections + [
-            Rejection(Stage.LOAD, RejectReason.LOAD_FAILED, str(error)[:500], raw, src)
-            for raw, src in messages
-            if src not in already
-        ]
-    )
-
-
 def commit_slice(
     messages: list[tuple[bytes, SourceRef | None]], config: ExecutorConfig, batch_id: int
 ) -> tuple[BatchResult, int]:
@@ -163,26 +151,33 @@ def commit_slice(
             )
         return inserted == len(keys)
 
-    batch = transform_batch(messages, enrichers_for(config), now=time.time())
+    now = time.time()
+    enrichers = enrichers_for(config)
+    batch = transform_batch(messages, enrichers, now=now)
     loader = loader_for(config)
-    retries, delay = 0, 0.2
-    while True:
-        try:
+    retries = 0
+
+    def attempt(action: Callable[[], BatchResult], what: str) -> BatchResult:
+        nonlocal retries
+        delay = 0.2
+        while True:
             try:
-                return loader.commit_batch(batch, piece.next_offsets(), guard=record_slice), retries
-            except DataRejectedError as error:
-                if not batch.facts:
-                    raise  # even the quarantine rows were refused: stop with the error
-                batch = refused(batch, messages, error)
-                continue
-        except TransientError as exc:
-            retries += 1
-            loader.close()
-            if retries >= COMMIT_ATTEMPTS:
-                raise TransientError(f"gave up committing batch {batch_id} after {retries} attempts: {exc}") from exc
-            log.warning("commit of batch %d failed, retrying in %.1f s: %s", batch_id, delay, exc)
-            time.sleep(delay)
-            delay = min(delay * 2, config.retry_max_backoff_s)
+                return action()
+            except TransientError as exc:
+                retries += 1
+                loader.close()
+                if retries >= COMMIT_ATTEMPTS:
+                    raise TransientError(f"gave up trying to {what} (batch {batch_id}) after {retries} attempts:"
+                                         f" {exc}") from exc
+                log.warning("could not %s (batch %d), retrying in %.1f s: %s", what, batch_id, delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, config.retry_max_backoff_s)
+
+    result, _committed = commit_isolating(
+        loader, batch, piece.next_offsets(), messages,
+        lambda part: transform_batch(part, enrichers, now=now), attempt, guard=record_slice,
+    )
+    return result, retries
 
 
 def commit_partition(arrow_batches: Iterator[Any], broadcast: Any, batch_id: int) -> Iterator[Any]:

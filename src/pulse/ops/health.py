@@ -214,8 +214,8 @@ def _schema_check(conn: psycopg.Connection) -> Check:
 
 def _engine_check(conn: psycopg.Connection, settings: Settings, thresholds: Thresholds) -> Check:
     rows = conn.execute(
-        "SELECT engine_id, engine, host, pid, extract(epoch FROM now() - beat_at)::float8, stopped_at IS NOT NULL"
-        " FROM engine_heartbeat WHERE topic = %s ORDER BY beat_at DESC LIMIT 20",
+        "SELECT engine_id, engine, host, pid, extract(epoch FROM now() - beat_at)::float8, stopped_at IS NOT NULL,"
+        " status FROM engine_heartbeat WHERE topic = %s ORDER BY beat_at DESC LIMIT 20",
         (settings.topic,),
     ).fetchall()
     if not rows:
@@ -223,10 +223,14 @@ def _engine_check(conn: psycopg.Connection, settings: Settings, thresholds: Thre
     live = [r for r in rows if not r[5] and r[4] <= thresholds.engine_stale_after_s]
     if live:
         details = {"engines": [{"engine_id": r[0], "engine": r[1], "host": r[2], "pid": r[3],
-                                "heartbeat_age_s": round(r[4], 1)} for r in live]}
+                                "heartbeat_age_s": round(r[4], 1), "status": r[6] or "running"} for r in live]}
+        stalled = [r for r in live if r[6]]
+        if stalled:  # alive, but not loading: a transient failure is being retried
+            return Check("engine", Status.warn, f"{len(live)} engine(s) alive, {len(stalled)} not loading:"
+                                                f" {stalled[0][1]} {stalled[0][0]} is {stalled[0][6]}", details)
         return Check("engine", Status.ok, f"{len(live)} engine(s) running, newest heartbeat"
                                           f" {live[0][4]:.1f} s ago", details)
-    engine_id, engine, host, pid, age, stopped = rows[0]
+    engine_id, engine, host, pid, age, stopped, _status = rows[0]
     how = "stopped cleanly" if stopped else "no heartbeat (crashed or hung?)"
     return Check("engine", Status.fail, f"no engine running: the last one ({engine} {engine_id} on {host}, pid {pid})"
                                         f" {how}, last beat {age:.0f} s ago",

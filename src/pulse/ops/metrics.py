@@ -44,6 +44,8 @@ DATABASE_OPERATIONS = {
     "read the offsets ledger": "read_offsets",
     "commit a batch": "commit_batch",
     "quarantine a refused batch": "quarantine_batch",
+    "isolate refused messages": "isolate_batch",
+    "write the heartbeat": "heartbeat",
 }
 KAFKA_ERROR_KINDS = ("client", "consume")
 LAG_REFRESH_S = 1.0
@@ -171,6 +173,14 @@ class EngineMetrics:
         )
         for operation in (*DATABASE_OPERATIONS.values(), "other"):
             self.database_retries.labels(operation)
+        self.retrying_now = Gauge(
+            "pulse_engine_retrying_seconds",
+            "How long the engine has been retrying a transient PostgreSQL failure in this operation (it is not"
+            " loading meanwhile); 0 when it is not retrying.",
+            ("operation",), registry=r,
+        )
+        for operation in (*DATABASE_OPERATIONS.values(), "other"):
+            self.retrying_now.labels(operation).set(0)
         self.kafka_errors = Counter(
             "pulse_engine_kafka_errors",
             "Kafka errors librdkafka reported and recovers from (client: connection level; consume: on a fetch).",
@@ -218,6 +228,10 @@ class EngineMetrics:
     def database_retry(self, what: str) -> None:
         """A transient PostgreSQL failure is being retried."""
         self.database_retries.labels(DATABASE_OPERATIONS.get(what, "other")).inc()
+
+    def retrying(self, what: str, seconds: float) -> None:
+        """The engine has been retrying `what` for `seconds` (0: it succeeded or gave up)."""
+        self.retrying_now.labels(DATABASE_OPERATIONS.get(what, "other")).set(seconds)
 
     def kafka_error(self, kind: str) -> None:
         """librdkafka reported an error it recovers from (`client` or `consume`)."""

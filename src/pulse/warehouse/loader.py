@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
 from pulse.errors import DataRejectedError, TerminalError, TransientError
+from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import CANARY_COLLECTION, DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 
@@ -24,6 +27,10 @@ log = logging.getLogger(__name__)
 
 # (topic, partition) -> next offset to read
 Offsets = Mapping[tuple[str, int], int]
+# The raw messages of a batch in Kafka order, and the pure transform that turns any run of them into rows:
+# what the loader needs to isolate the messages the database refuses (see `commit_batch(isolate=...)`).
+Messages = Sequence[tuple[bytes, SourceRef | None]]
+Transform = Callable[[Messages], StarBatch]
 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_fact
@@ -174,6 +181,46 @@ class BatchResult:
     quarantined: int
     newest_event_time: datetime | None = None  # of the facts newly loaded (metrics: freshness)
     skipped: bool = False  # the guard found the batch already committed (a Spark replay)
+    # Messages the database refused, isolated by `commit_batch(isolate=...)` and quarantined instead.
+    refused: tuple[Rejection, ...] = field(default_factory=tuple)
+
+
+# Pieces a refused batch may be split into while isolating (breadth first): enough to single out a few
+# dozen refused messages in a 5,000-message batch at a few milliseconds a piece.
+ISOLATION_MAX_PIECES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Isolation:
+    """How to find the messages of a refused batch: its raw messages and the transform that made it."""
+
+    messages: Messages
+    transform: Transform
+
+
+@dataclass(slots=True)
+class _Written:
+    """What the data part of a batch (dimensions, partitions, facts) wrote inside the transaction."""
+
+    loaded: int = 0
+    offered: int = 0  # fact rows offered to the ledger (new or not)
+    duplicates_in_batch: int = 0
+    newest: datetime | None = None
+    dims: list[dict[str, list[tuple[object, ...]]]] = field(default_factory=list)
+    days: list[object] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    refused: list[Rejection] = field(default_factory=list)
+
+    def add(self, other: _Written) -> None:
+        self.loaded += other.loaded
+        self.offered += other.offered
+        self.duplicates_in_batch += other.duplicates_in_batch
+        if other.newest is not None and (self.newest is None or other.newest > self.newest):
+            self.newest = other.newest
+        self.dims += other.dims
+        self.days += other.days
+        self.rejections += other.rejections
+        self.refused += other.refused
 
 
 class WarehouseLoader:
@@ -224,65 +271,135 @@ class WarehouseLoader:
                 ).fetchall()
         return {int(p): int(n) for p, n in rows}
 
-    def heartbeat(self, *, stopped: bool = False) -> None:
-        """Beat the engine's heartbeat in a transaction of its own (start, idle, stop)."""
+    def heartbeat(self, *, stopped: bool = False, status: str | None = None) -> None:
+        """Beat the engine's heartbeat in a transaction of its own (start, idle, retrying, stop).
+
+        `status` says what the engine is doing when it is not simply running ("retrying: why").
+        """
         if self.identity is None:
             return
         with self._use, _translate_errors():
             conn = self.connection()
             with conn.transaction():
-                beat(conn, self.identity, stopped=stopped)
+                beat(conn, self.identity, stopped=stopped, status=status)
 
     # ------------------------------------------------------------------ the batch
     def commit_batch(
-        self, batch: StarBatch, offsets: Offsets, *, guard: Callable[[psycopg.Connection], bool] | None = None
+        self,
+        batch: StarBatch,
+        offsets: Offsets,
+        *,
+        guard: Callable[[psycopg.Connection], bool] | None = None,
+        isolate: Isolation | None = None,
     ) -> BatchResult:
         """Write everything of one batch and the offsets it consumed, atomically.
 
         `guard` runs first inside the transaction (the Spark engine records its batch ledger there);
         when it returns False the batch was committed before and nothing is written.
+
+        With `isolate`, a batch the database refuses as data (a value too large for an index, a
+        constraint) is bisected inside the same transaction, each half under a savepoint and
+        transformed again from its raw messages, until the refused messages stand alone; those are
+        quarantined (`load_failed`, with PostgreSQL's SQLSTATE and message) and every other message
+        loads. Still one transaction: the offsets and the guard's ledger row commit with all of it.
+        Without `isolate`, a refused batch raises DataRejectedError.
         """
         with self._use, _translate_errors():
             conn = self.connection()
-            pending = self._pending_dims(batch)
-            days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
             with conn.transaction():
                 if guard is not None and not guard(conn):
                     return BatchResult(loaded=0, duplicates=0, quarantined=0, skipped=True)
-                if days:
-                    conn.execute("SELECT pulse_ensure_fact_partitions(%s::date[])", (days,))
-                for table, rows in pending.items():
-                    if rows:
-                        conn.execute(_DIM_SQL[table], [list(col) for col in zip(*rows, strict=True)])
-                loaded, newest = 0, None
-                if batch.facts:
-                    with conn.cursor().copy(_COPY_STAGE) as copy:
-                        for row in batch.facts:
-                            copy.write_row(row)
-                    loaded, newest = conn.execute(  # type: ignore[misc]
-                        _LOAD_FACTS, {"canary": CANARY_COLLECTION}
-                    ).fetchone()
-                quarantined = self._quarantine(conn, batch)
+                if isolate is None:
+                    written = self._write(conn, batch, clear_stage=False)
+                else:
+                    written = self._write_isolating(conn, list(isolate.messages), batch, isolate.transform)
+                quarantined = self._quarantine(conn, written.rejections + written.refused)
                 if offsets:
                     keys = sorted(offsets)
                     conn.execute(
                         _OFFSETS,
                         (self._group, [t for t, _ in keys], [p for _, p in keys], [offsets[k] for k in keys]),
                     )
-                duplicates = len(batch.facts) - loaded + batch.duplicates_in_batch
+                duplicates = written.offered - written.loaded + written.duplicates_in_batch
                 conn.execute(
                     _LOAD_STATE,
-                    {"loaded": loaded, "duplicates": duplicates, "quarantined": quarantined, "newest": newest},
+                    {"loaded": written.loaded, "duplicates": duplicates, "quarantined": quarantined,
+                     "newest": written.newest},
                 )
                 if self.identity is not None:
                     beat(conn, self.identity)
-        self._remember(pending, days)
-        return BatchResult(loaded=loaded, duplicates=duplicates, quarantined=quarantined, newest_event_time=newest)
+        for pending in written.dims:
+            self._remember(pending)
+        self._known_days.update(written.days)
+        return BatchResult(
+            loaded=written.loaded, duplicates=duplicates, quarantined=quarantined, newest_event_time=written.newest,
+            refused=tuple(written.refused),
+        )
 
-    def _quarantine(self, conn: psycopg.Connection, batch: StarBatch) -> int:
-        if not batch.rejections:
+    def _write(self, conn: psycopg.Connection, batch: StarBatch, *, clear_stage: bool) -> _Written:
+        """Partitions, dimensions and facts (with their rollups) of one batch, in the open transaction."""
+        pending = self._pending_dims(batch)
+        days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
+        if days:
+            conn.execute("SELECT pulse_ensure_fact_partitions(%s::date[])", (days,))
+        for table, rows in pending.items():
+            if rows:
+                conn.execute(_DIM_SQL[table], [list(col) for col in zip(*rows, strict=True)])
+        loaded, newest = 0, None
+        if batch.facts:
+            if clear_stage:
+                conn.execute("TRUNCATE stage_fact")  # an earlier piece of this transaction staged rows
+            with conn.cursor().copy(_COPY_STAGE) as copy:
+                for row in batch.facts:
+                    copy.write_row(row)
+            loaded, newest = conn.execute(  # type: ignore[misc]
+                _LOAD_FACTS, {"canary": CANARY_COLLECTION}
+            ).fetchone()
+        return _Written(
+            loaded=loaded, offered=len(batch.facts), duplicates_in_batch=batch.duplicates_in_batch, newest=newest,
+            dims=[pending], days=list(days), rejections=list(batch.rejections),
+        )
+
+    def _write_isolating(
+        self, conn: psycopg.Connection, messages: list[tuple[bytes, SourceRef | None]], batch: StarBatch,
+        transform: Transform,
+    ) -> _Written:
+        """`_write` per piece under a savepoint; a refused piece is halved (breadth first), down to one message.
+
+        At most ISOLATION_MAX_PIECES pieces are tried: a batch the database refuses almost everywhere (a
+        systematic problem, not one bad message) then has its remaining refused pieces quarantined whole,
+        so isolation never holds the stream up for minutes.
+        """
+        written = _Written()
+        queue: deque[tuple[list[tuple[bytes, SourceRef | None]], StarBatch]] = deque([(messages, batch)])
+        tried = 0
+        while queue:
+            piece, rows = queue.popleft()
+            tried += 1
+            try:
+                with conn.transaction():  # a savepoint: a refused piece leaves no trace
+                    written.add(self._write(conn, rows, clear_stage=True))
+                continue
+            except (psycopg.Error, UnicodeError) as exc:
+                if classify(exc) is not ErrorKind.data:
+                    raise
+                detail = refusal_detail(exc)
+            if len(piece) > 1 and tried + len(queue) + 2 <= ISOLATION_MAX_PIECES:
+                half = len(piece) // 2
+                queue.extend((part, transform(part)) for part in (piece[:half], piece[half:]))
+                continue
+            if len(piece) > 1:
+                detail = f"{detail[:380]} (in a piece of {len(piece)} messages: too many refusals to isolate singly)"
+            log.warning("quarantining %d message(s) the database refused: %s", len(piece), detail)
+            already = {r.source for r in rows.rejections}  # the transform's own rejections keep their reason
+            written.rejections += rows.rejections
+            written.refused += [Rejection(Stage.LOAD, RejectReason.LOAD_FAILED, detail, raw, src)
+                                for raw, src in piece if src not in already]
+        return written
+
+    def _quarantine(self, conn: psycopg.Connection, rej: list[Rejection]) -> int:
+        if not rej:
             return 0
-        rej = batch.rejections
         cur = conn.execute(
             _QUARANTINE,
             (
@@ -310,14 +427,13 @@ class WarehouseLoader:
                 pending[table] = [row for key, row in rows.items() if key not in known]
         return pending
 
-    def _remember(self, pending: dict[str, list[tuple[object, ...]]], days: list[object]) -> None:
+    def _remember(self, pending: dict[str, list[tuple[object, ...]]]) -> None:
         for table, rows in pending.items():
             known = self._known_dims[table]
             if len(known) > 100_000:
                 known.clear()  # bounded memory; re-sending a known row is harmless
             for row in rows:
                 known[row[0]] = row[2] if table == "dim_product" else True  # type: ignore[index]
-        self._known_days.update(days)
 
 
 def connect(url: str) -> psycopg.Connection:
@@ -349,26 +465,73 @@ def _classify_connect_error(exc: Exception) -> Exception:
     return TransientError(f"PostgreSQL unavailable: {message}")
 
 
+class ErrorKind(StrEnum):
+    """What a PostgreSQL error means for a batch, by its SQLSTATE."""
+
+    transient = "transient"  # the connection, the server or a concurrent transaction: retry the same batch
+    data = "data"  # this batch's values: retrying the same rows fails the same way
+    terminal = "terminal"  # the schema or the role: stop and tell the operator
+
+
+# SQLSTATE classes (PostgreSQL appendix A). 08 connection, 40 transaction rollback (serialization failure,
+# deadlock), 53 insufficient resources, 57 operator intervention (admin shutdown, statement timeout),
+# 58 system error; 55P03/55006: a lock or object in use. 22 data exception, 23 integrity constraint,
+# 54 program limit exceeded ("index row size ... exceeds btree maximum").
+_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_TRANSIENT_STATES = frozenset({"55P03", "55006"})
+_DATA_CLASSES = frozenset({"22", "23", "54"})
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """Transient, data or terminal: by the SQLSTATE PostgreSQL sent, not by the Python class psycopg maps it to
+    (psycopg maps "program limit exceeded" to OperationalError, like a lost connection)."""
+    if isinstance(exc, UnicodeError):  # a value the client cannot encode for the server (a lone surrogate)
+        return ErrorKind.data
+    state = getattr(exc, "sqlstate", None)
+    if state is None:  # refused by psycopg itself (NUL in text), or no answer: the connection broke
+        if isinstance(exc, psycopg.DataError):
+            return ErrorKind.data
+        return ErrorKind.transient if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) \
+            else ErrorKind.terminal
+    if state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES:
+        return ErrorKind.transient
+    if state[:2] in _DATA_CLASSES:
+        return ErrorKind.data
+    return ErrorKind.terminal
+
+
+def refusal_detail(exc: BaseException) -> str:
+    """One bounded line for quarantine and logs: the SQLSTATE, its name and PostgreSQL's message."""
+    state = getattr(exc, "sqlstate", None) or "-"
+    name = type(exc).__name__
+    first = (str(exc).strip().splitlines() or [name])[0]
+    return f"PostgreSQL refused the data ({state} {name}): {first}"[:500]
+
+
 class _translate_errors:
-    """Context manager mapping psycopg errors onto pulse's transient/terminal taxonomy."""
+    """Context manager mapping psycopg errors onto pulse's transient/data/terminal taxonomy (by SQLSTATE)."""
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None or isinstance(exc, TransientError | TerminalError):
+        if exc is None or isinstance(exc, TransientError | TerminalError | DataRejectedError):
             return
-        if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction):
-            raise TerminalError(f"warehouse schema missing ({exc}); run `pulse migrate`") from None
-        if isinstance(exc, pg_errors.DataError | pg_errors.IntegrityError):
-            raise DataRejectedError(f"PostgreSQL refused the batch: {str(exc).strip()[:300]}") from None
+        if isinstance(exc, UnicodeError):
+            raise DataRejectedError(refusal_detail(exc)) from None
+        if not isinstance(exc, psycopg.Error):
+            return
+        if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction | pg_errors.UndefinedColumn):
+            raise TerminalError(f"warehouse schema missing or old ({_first_line(exc)}); run `pulse migrate`") from None
         if isinstance(exc, pg_errors.InsufficientPrivilege):
-            raise TerminalError(f"the loader role lacks a privilege: {exc}") from None
-        if isinstance(
-            exc,
-            psycopg.OperationalError | pg_errors.DeadlockDetected | pg_errors.SerializationFailure
-            | pg_errors.AdminShutdown | pg_errors.CannotConnectNow,
-        ):
-            raise TransientError(f"PostgreSQL: {str(exc).strip() or type(exc).__name__}") from None
-        if isinstance(exc, psycopg.InterfaceError):
-            raise TransientError(f"PostgreSQL connection: {exc}") from None
+            raise TerminalError(f"the loader role lacks a privilege: {_first_line(exc)}") from None
+        kind = classify(exc)
+        if kind is ErrorKind.data:
+            raise DataRejectedError(refusal_detail(exc), sqlstate=exc.sqlstate or type(exc).__name__) from None
+        if kind is ErrorKind.transient:
+            raise TransientError(f"PostgreSQL: {_first_line(exc)}") from None
+        raise TerminalError(f"PostgreSQL: {_first_line(exc)} (SQLSTATE {exc.sqlstate})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -91,7 +91,12 @@ def test_a_committed_batch_is_counted_by_reason_and_latency() -> None:
     metrics.database_retry("commit a batch")
     metrics.database_retry("something new")
     metrics.kafka_error("client")
+    metrics.retrying("commit a batch", 12.5)
     got = samples(metrics.exposition())
+    assert got[("pulse_engine_retrying_seconds", (("operation", "commit_batch"),))] == 12.5
+    assert got[("pulse_engine_retrying_seconds", (("operation", "read_offsets"),))] == 0
+    metrics.retrying("commit a batch", 0)
+    assert samples(metrics.exposition())[("pulse_engine_retrying_seconds", (("operation", "commit_batch"),))] == 0
 
     assert got[("pulse_engine_events_consumed_total", ())] == 5
     assert got[("pulse_engine_events_loaded_total", ())] == 1
