@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     batch_max_events: int = Field(default=5000, ge=1, description="Micro-batch size bound.")
     batch_max_wait_ms: int = Field(default=200, ge=1, description="Micro-batch time bound.")
     retry_max_backoff_s: float = Field(default=30.0, gt=0, description="Longest wait between retries.")
+    commit_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600,
+        description="Longest a statement of a batch transaction may run before it is cancelled and retried.",
+    )
 
     # --- collector (pulse collect) -----------------------------------------------------------
     collect_host: str = Field(default="127.0.0.1", description="Address the HTTP collector listens on.")

@@ -4,11 +4,13 @@ every rejected message quarantined with its reason, and the engine still running
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -25,7 +27,7 @@ from pulse.testing.engine import (
 from tests.reliability.audit import audit_warehouse
 from tests.reliability.report import Row, Scale
 from tests.reliability.workload import Sent, engine_env, mixed, send
-from tests.services import superuser
+from tests.services import pulse_cli, superuser
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -129,4 +131,45 @@ def test_kafka_restarts(workspace: Settings, stack: Settings, scale: Scale, repo
             start_kafka(stack)
             sent += _second_wave(workspace, seed=240 + restart)
         report_row.faults = f"{scale.kafka_restarts} × broker stop, 2 s down, start"
+        _finish(workspace, engine, sent, report_row)
+
+
+@contextmanager
+def commits_stalled(settings: Settings) -> Iterator[None]:
+    """Every batch commit of the workspace fails transiently while the database itself stays up: a session
+    holds load_state locked against updates, so the engine's statements time out (PULSE_COMMIT_TIMEOUT_S)."""
+    with psycopg.connect(settings.database_url) as holder:
+        holder.execute("LOCK TABLE load_state IN EXCLUSIVE MODE")  # reads go on, updates wait
+        yield
+        holder.rollback()
+
+
+def test_a_stalled_engine_says_why_and_stops_on_sigterm(workspace: Settings, report_row: Row) -> None:
+    report_row.scenario = "commits stalled (statement timeouts): health shows the retry; SIGTERM mid-retry"
+    sent = send(workspace, mixed(seed=25, synthetic_count=2000, now=time.time()))
+    stalled_env = {**engine_env(workspace), "PULSE_HEARTBEAT_INTERVAL_S": "1", "PULSE_COMMIT_TIMEOUT_S": "1"}
+    with EngineProcess(stalled_env) as engine:
+        wait_until_loading(workspace, engine)
+        with commits_stalled(workspace):
+            sent += _second_wave(workspace, seed=250)
+            deadline = time.monotonic() + 60
+            health: dict[str, object] = {}
+            while time.monotonic() < deadline:
+                answer = pulse_cli(workspace, "health", "--format", "json")
+                health = {c["name"]: c for c in json.loads(answer.stdout)["checks"]}
+                if health["engine"]["status"] == "warn":
+                    break
+                time.sleep(1)
+            engine_check = health["engine"]
+            assert engine_check["status"] == "warn", engine_check  # type: ignore[index]
+            assert "retrying: could not commit a batch" in engine_check["message"], engine_check  # type: ignore[index]
+            assert engine.alive()
+            started = time.monotonic()
+            engine.process.terminate()
+            code = engine.wait(timeout=30)
+            stopped_in = time.monotonic() - started
+        assert code == 0, engine.log()[-2000:]
+        assert stopped_in < 10, f"SIGTERM took {stopped_in:.1f} s while retrying"
+        report_row.faults = f"load_state locked, commits time out; SIGTERM stopped the engine in {stopped_in:.1f} s"
+    with EngineProcess(engine_env(workspace)) as engine:
         _finish(workspace, engine, sent, report_row)

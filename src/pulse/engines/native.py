@@ -68,7 +68,8 @@ class NativeEngine:
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)
         self.loader = WarehouseLoader(
-            settings.loader_url, settings.consumer_group, identity=self.identity, kpi_zone=settings.timezone
+            settings.loader_url, settings.consumer_group, identity=self.identity, kpi_zone=settings.timezone,
+            statement_timeout_s=settings.commit_timeout_s,
         )
         self.stats = EngineStats()
         self.metrics = metrics or EngineMetrics()  # Prometheus; `pulse run --metrics-port` serves it

@@ -227,9 +227,12 @@ class WarehouseLoader:
     """A connection to the warehouse that commits whole batches (engines own one each)."""
 
     def __init__(
-        self, url: str, consumer_group: str, identity: EngineIdentity | None = None, kpi_zone: str | None = None
+        self, url: str, consumer_group: str, identity: EngineIdentity | None = None, kpi_zone: str | None = None,
+        *, statement_timeout_s: float | None = None,
     ) -> None:
         self._url = url
+        # A statement waiting on a lock held elsewhere is cancelled (57014, transient) instead of hanging unseen.
+        self._statement_timeout_ms = int(statement_timeout_s * 1000) if statement_timeout_s else None
         self.identity = identity  # when set, every batch transaction also beats the engine's heartbeat
         # The engine's idle heartbeat (committer thread) may meet an offsets read (consumer thread).
         self._use = threading.Lock()
@@ -247,6 +250,9 @@ class WarehouseLoader:
             self._conn = connect(self._url)
             with self._conn.transaction():
                 self._conn.execute(_STAGE_DDL)
+                if self._statement_timeout_ms:
+                    self._conn.execute("SELECT set_config('statement_timeout', %s, false)",
+                                       (str(self._statement_timeout_ms),))
             if self._kpi_zone:
                 with _translate_errors(), self._conn.transaction():
                     self._conn.execute("SELECT pulse_add_kpi_zone(%s)", (self._kpi_zone,))
