@@ -17,6 +17,8 @@ from pulse.testing.geo import build_test_mmdb
 
 SAMPLES = (Path(__file__).parents[2] / "cases" / "valid" / "samples.jsonl").read_bytes().splitlines()
 NOW = 1_800_000_000.0
+# The samples are of 2024-05-28, about 960 days before NOW: these tests accept events that old explicitly.
+FIXTURE_AGE_DAYS = 3650
 KEY = b"unit-test-key-0123456789"
 
 
@@ -27,7 +29,7 @@ def enrichers(tmp_path_factory: pytest.TempPathFactory) -> Enrichers:
         {"203.0.113.0/24": {"country_code": "CL", "country_name": "Chile", "region": "Santiago Metropolitan",
                             "city": "Santiago"}},
     )
-    return Enrichers.create(hash_key=KEY, geoip_database=db)
+    return Enrichers.create(hash_key=KEY, geoip_database=db, max_event_age_days=FIXTURE_AGE_DAYS)
 
 
 def _messages(lines: list[bytes]) -> list[tuple[bytes, SourceRef | None]]:
@@ -96,13 +98,14 @@ def _deep_event(event_id: str, levels: int, collection: str) -> bytes:
 
 
 def test_unstorably_deep_unmodelled_fields_are_too_deep_and_do_not_hide_a_valid_copy(enrichers: Enrichers) -> None:
-    # 300 levels parse (orjson reads up to 1024) but cannot be written back as JSON (254): reject as
-    # too_deep, and the valid copy of the same id later in the batch must still load (it was once
-    # counted as a duplicate of the rejected one and lost).
-    lines = [_deep_event("dup-1", 300, "first"), _deep_event("dup-1", 3, "second"), _deep_event("ok", 200, "deep")]
+    # 300 levels parse (orjson reads up to 1024) but pass pulse's nesting limit (64; orjson cannot write
+    # back more than 254): reject as too_deep, and the valid copy of the same id later in the batch must
+    # still load (it was once counted as a duplicate of the rejected one and lost). 63 arrays inside the
+    # event object are exactly 64 levels: stored.
+    lines = [_deep_event("dup-1", 300, "first"), _deep_event("dup-1", 3, "second"), _deep_event("ok", 63, "deep")]
     batch = transform_batch(_messages(lines), enrichers, now=NOW)
     assert [(r.reason, r.stage, r.source.offset if r.source else None) for r in batch.rejections] == [
-        (RejectReason.TOO_DEEP, "validate", 0)
+        (RejectReason.TOO_DEEP, "decode", 0)
     ]
     assert [(_row(r)["event_id"], _row(r)["collection"]) for r in batch.facts] == [("dup-1", "second"), ("ok", "deep")]
     assert batch.duplicates_in_batch == 0
