@@ -223,11 +223,11 @@ def _event_time(doc: Mapping[str, Any], oldest: float, newest: float) -> float:
             " (milliseconds are not accepted)",
         )
     if seconds < oldest or seconds > newest:
-        setting = "PULSE_MAX_EVENT_AGE_DAYS" if seconds < oldest else "PULSE_MAX_FUTURE_SKEW_S"
+        side = "older than PULSE_MAX_EVENT_AGE_DAYS" if seconds < oldest else "ahead more than PULSE_MAX_FUTURE_SKEW_S"
         raise _Invalid(
             RejectReason.EVENT_TIME_OUT_OF_BOUNDS,
-            f"time_stamp {seconds:.0f} ({_utc(seconds)}) is outside {_utc(max(oldest, MIN_EVENT_TIME))}"
-            f" .. {_utc(min(newest, MAX_EVENT_TIME))} UTC, the bounds {setting} sets",
+            f"time_stamp {seconds:.0f} ({_utc(seconds)}) is {side} allows; accepted now:"
+            f" {_utc(max(oldest, MIN_EVENT_TIME))} .. {_utc(min(newest, MAX_EVENT_TIME))} UTC",
         )
     return seconds
 
@@ -422,22 +422,22 @@ def _amount(value: Any, index: int) -> int | None:
     """A cart line's quantity: a whole number in 0..MAX_CART_AMOUNT, or None when it is not a number."""
     if value is None or isinstance(value, bool):
         return None
+    sent = value
     if isinstance(value, str):
         value = value.strip()
         if not (value.isascii() and value.isdigit()):
             return None
         value = int(value) if len(value) <= 20 else MAX_CART_AMOUNT + 1
-    if isinstance(value, float):
+    elif isinstance(value, float):
         if not value.is_integer():
             raise _Invalid(RejectReason.BAD_FIELD_TYPE, f"cart_products[{index}].amount {value!r} is not whole")
         value = int(value) if abs(value) <= MAX_CART_AMOUNT else MAX_CART_AMOUNT + 1
-    if not isinstance(value, int):
+    elif not isinstance(value, int):
         return None
     if not 0 <= value <= MAX_CART_AMOUNT:
+        shown = repr(sent) if len(repr(sent)) <= 40 else repr(sent)[:40] + "..."
         raise _Invalid(
-            RejectReason.VALUE_OUT_OF_RANGE,
-            f"cart_products[{index}].amount {value if abs(value) < 10**12 else f'{value:.3g}'}"
-            f" is outside 0..{MAX_CART_AMOUNT}",
+            RejectReason.VALUE_OUT_OF_RANGE, f"cart_products[{index}].amount {shown} is outside 0..{MAX_CART_AMOUNT}"
         )
     return value
 
