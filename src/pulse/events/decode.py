@@ -140,7 +140,7 @@ def _classify_json_error(raw: bytes, exc: Exception) -> tuple[RejectReason, str]
 
 
 def _validate(doc: dict[str, Any], raw: bytes, source: SourceRef | None, oldest: float, newest: float) -> Event:
-    event_time = _event_time(doc, oldest, newest)
+    event_time = _event_time(doc)
     collection = _collection(doc.get("collection"))
     seen = _Seen()
     fields: dict[str, str | None] = {}
@@ -189,6 +189,8 @@ def _validate(doc: dict[str, Any], raw: bytes, source: SourceRef | None, oldest:
     )
     if seen.floats:
         _check_numbers_are_exact(raw)
+    if event_time < oldest or event_time > newest:  # last: an old event with a defect is rejected for the defect
+        _out_of_bounds(event_time, oldest, newest)
     return event
 
 
@@ -203,7 +205,7 @@ def _has_float(value: Any) -> bool:
     return False
 
 
-def _event_time(doc: Mapping[str, Any], oldest: float, newest: float) -> float:
+def _event_time(doc: Mapping[str, Any]) -> float:
     value = doc.get("time_stamp")
     if value is None or value == "":
         raise _Invalid(RejectReason.MISSING_EVENT_TIME, "time_stamp is missing")
@@ -222,14 +224,16 @@ def _event_time(doc: Mapping[str, Any], oldest: float, newest: float) -> float:
             f"time_stamp {seconds:.6g} is outside [2000-01-01, 2100-01-01): not Unix seconds"
             " (milliseconds are not accepted)",
         )
-    if seconds < oldest or seconds > newest:
-        side = "older than PULSE_MAX_EVENT_AGE_DAYS" if seconds < oldest else "ahead more than PULSE_MAX_FUTURE_SKEW_S"
-        raise _Invalid(
-            RejectReason.EVENT_TIME_OUT_OF_BOUNDS,
-            f"time_stamp {seconds:.0f} ({_utc(seconds)}) is {side} allows; accepted now:"
-            f" {_utc(max(oldest, MIN_EVENT_TIME))} .. {_utc(min(newest, MAX_EVENT_TIME))} UTC",
-        )
     return seconds
+
+
+def _out_of_bounds(seconds: float, oldest: float, newest: float) -> None:
+    side = "older than PULSE_MAX_EVENT_AGE_DAYS" if seconds < oldest else "ahead more than PULSE_MAX_FUTURE_SKEW_S"
+    raise _Invalid(
+        RejectReason.EVENT_TIME_OUT_OF_BOUNDS,
+        f"time_stamp {seconds:.0f} ({_utc(seconds)}) is {side} allows; accepted now:"
+        f" {_utc(max(oldest, MIN_EVENT_TIME))} .. {_utc(min(newest, MAX_EVENT_TIME))} UTC",
+    )
 
 
 def _utc(seconds: float) -> str:
