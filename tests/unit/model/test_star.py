@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,18 @@ from pulse.engines.native import NativeEngine
 from pulse.engines.spark_tasks import ExecutorConfig, enrichers_for
 from pulse.enrich.useragent import MAX_FAMILY_LENGTH
 from pulse.events.limits import FIELD_LIMITS, TRUNCATED_KEY, Policy
-from pulse.events.model import RejectReason, SourceRef
+from pulse.events.model import Event, RejectReason, SourceRef
 from pulse.model.keys import MAX_KEY_BYTES, bounded_key, dim_key
-from pulse.model.star import DIMENSIONS, KEY_COLUMNS, STAGE_COLUMNS, Enrichers, StarBatch, transform_batch
+from pulse.model.star import (
+    DIMENSIONS,
+    KEY_COLUMNS,
+    STAGE_COLUMNS,
+    Enrichers,
+    StarBatch,
+    UnstorableValueError,
+    model_event,
+    transform_batch,
+)
 from pulse.settings import load_settings
 from pulse.testing.geo import build_test_mmdb
 
@@ -284,3 +294,23 @@ def test_oversized_values_in_every_field_never_raise_and_never_make_an_index_row
         assert len(value.encode("utf-8")) <= 1024, "a value that reaches an index stays far below 2704 bytes"
     for rejection in batch.rejections:
         assert rejection.stage in ("decode", "validate"), rejection  # a reasoned rejection, never an enricher crash
+
+
+def _event_with_extra(extra: dict[str, object]) -> Event:
+    return Event(event_id="e", collection="view_product_detail",
+                 event_time=datetime.fromtimestamp(1716883882, tz=UTC), extra=extra)
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [({"n": 2**70}, RejectReason.UNENCODABLE_VALUE),
+     ({"deep": json.loads("[" * 300 + "]" * 300)}, RejectReason.TOO_DEEP)],
+)
+def test_a_value_the_json_encoder_refuses_names_the_real_problem(
+    enrichers: Enrichers, extra: dict[str, object], reason: RejectReason
+) -> None:
+    # Decode lets neither through (exact numbers, 64 levels); the model still says which it is, should one arrive.
+    dims: dict[str, dict[int, tuple[object, ...]]] = {name: {} for name in DIMENSIONS}
+    with pytest.raises(UnstorableValueError) as caught:
+        model_event(_event_with_extra(extra), enrichers, dims)
+    assert caught.value.reason is reason
