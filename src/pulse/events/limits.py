@@ -68,7 +68,7 @@ FIELD_LIMITS: MappingProxyType[str, FieldLimit] = MappingProxyType({
 MAX_CART_AMOUNT = 1_000_000
 
 # Containers (objects, arrays) nested deeper than this are refused by the collector (400 too_deep) and
-# quarantined by decode (too_deep). The top-level object is level 1; real events use 4.
+# quarantined by decode (too_deep). The top-level object is level 1; real events use 3.
 MAX_NESTING = 64
 
 # Key of the list of truncated fields in the fact row's `extra` JSON; a sender may not use it.

@@ -35,7 +35,7 @@ def _doc(**fields: Any) -> dict[str, Any]:
 
 def _decode(doc: dict[str, Any] | bytes, **bounds: float) -> Event | Rejection:
     raw = doc if isinstance(doc, bytes) else orjson.dumps(doc)
-    return decode_event(raw, None, now=NOW, **bounds)  # type: ignore[arg-type]
+    return decode_event(raw, None, now=NOW, **bounds)
 
 
 def _event(doc: dict[str, Any] | bytes, **bounds: float) -> Event:
