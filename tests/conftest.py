@@ -14,6 +14,9 @@ from pulse.settings import Settings
 from tests.services import drop_database, fresh_database, private_stack
 
 PARTITIONS = 4
+# The fixtures are fixed days (2026-03-29, a DST day; the 2024-05-28 golden samples) that the default
+# PULSE_MAX_EVENT_AGE_DAYS (400) rejects once they are that old: integration tests accept events that old.
+FIXTURE_MAX_EVENT_AGE_DAYS = 36_500
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +33,7 @@ def pipeline(stack: Settings) -> Iterator[Settings]:
     settings = fresh_database(
         stack, name, topic=name, consumer_group=f"group-{name}",
         hash_key=SecretStr("integration-test-hash-key-0123456789"), batch_max_wait_ms=100,
+        max_event_age_days=FIXTURE_MAX_EVENT_AGE_DAYS,
     )
     admin_client = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
     for future in admin_client.create_topics([NewTopic(name, PARTITIONS, 1)]).values():

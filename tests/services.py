@@ -51,6 +51,8 @@ def env_for(settings: Settings) -> dict[str, str]:
             "PULSE_READER_DATABASE_URL": settings.reader_url,
             "PULSE_HASH_KEY": settings.require_hash_key().decode(),
             "PULSE_BATCH_MAX_WAIT_MS": str(settings.batch_max_wait_ms),
+            "PULSE_MAX_EVENT_AGE_DAYS": str(settings.max_event_age_days),
+            "PULSE_MAX_FUTURE_SKEW_S": str(settings.max_future_skew_s),
         }
     )
     return env

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         " Keep it stable: a new key gives every person a new pseudonym.",
     )
     max_event_bytes: int = Field(default=1_000_000, ge=1024, description="Larger messages are rejected.")
+    max_event_age_days: int = Field(
+        default=400, ge=1, le=36_500,
+        description="Events older than this many days (by time_stamp) are quarantined as event_time_out_of_bounds;"
+        " raise it (up to 36500) to replay an archive.",
+    )
+    max_future_skew_s: float = Field(
+        default=86_400.0, ge=0, le=31_536_000,
+        description="Events more than this many seconds ahead of the engine's clock are quarantined"
+        " (event_time_out_of_bounds).",
+    )
 
     # --- engine ------------------------------------------------------------------------------
     batch_max_events: int = Field(default=5000, ge=1, description="Micro-batch size bound.")

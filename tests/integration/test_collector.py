@@ -15,6 +15,7 @@ from confluent_kafka import Consumer
 
 from pulse.collect.app import create_app
 from pulse.collect.server import running
+from pulse.events.limits import MAX_NESTING
 from pulse.settings import Settings
 from pulse.stack.kafka import start_kafka, stop_kafka
 
@@ -207,3 +208,28 @@ def test_kafka_down_means_503_and_nothing_accepted_is_lost(stack: Settings, pipe
     assert 'pulse_collect_events_total{outcome="rejected",reason="kafka_unavailable"}' in metrics
     in_kafka = consume_ids(pipeline, set(accepted))
     assert set(accepted) <= set(in_kafka), "every 202-accepted event is in Kafka"
+
+
+def _nested_view(event_id: str, levels: int) -> bytes:
+    """A view whose document nests exactly `levels` deep (the event object is level 1)."""
+    inner = b"[" * (levels - 1) + b"]" * (levels - 1)
+    return b'{"collection": "view_product_detail", "id": "%s", "product_id": "1", "payload": %s}' % (
+        event_id.encode(), inner)
+
+
+def test_json_nested_past_the_limit_is_a_counted_400_and_the_limit_itself_reaches_kafka(pipeline: Settings) -> None:
+    # The reproduction: 255-1,024 levels parsed, then failed to re-encode (a plain-text 500, uncounted).
+    too_deep = [MAX_NESTING + 1, 255, 600, 1024, 1025, 5000]
+    with collector(pipeline) as client:
+        at_limit = client.post("/collect", content=_nested_view("deep-ok", MAX_NESTING))
+        refused = [client.post("/collect", content=_nested_view(f"deep-{n}", n)) for n in too_deep]
+        metrics = client.get("/metrics").text
+    assert at_limit.status_code == 202, at_limit.text
+    for answer in refused:
+        assert answer.status_code == 400 and answer.headers["content-type"] == "application/json", answer.text
+        assert answer.json()["error"] == "too_deep" and str(MAX_NESTING) in answer.json()["detail"]
+    assert f'pulse_collect_requests_total{{method="POST",route="/collect",status="400"}} {len(too_deep)}.0' in metrics
+    assert f'pulse_collect_events_total{{outcome="rejected",reason="too_deep"}} {len(too_deep)}.0' in metrics
+    assert 'pulse_collect_requests_total{method="POST",route="/collect",status="202"} 1.0' in metrics
+    in_kafka = consume_ids(pipeline, {"deep-ok"})
+    assert set(in_kafka) == {"deep-ok"}, "only the event within the limit reached Kafka"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,41 @@ def test_a_batch_the_database_refuses_is_quarantined_and_the_engine_goes_on(
     assert refused + sum(reasons.values()) == len(fixture.lines), "every message is in quarantine: nothing lost"
     # The engine reads on from there: a healthy engine finds nothing left to do.
     assert NativeEngine(pipeline).run(until_idle=2).messages == 0
+
+
+def test_oversized_values_load_with_index_safe_keys_and_the_events_behind_them_load_too(
+    pipeline: Settings, tmp_path: Path
+) -> None:
+    # The poison pill: a 7,900-character referrer went into rollup_referrer_day's primary key, the commit
+    # failed ("index row size 7976 exceeds btree version 4 maximum 2704") and nothing behind it ever loaded.
+    now = int(time.time()) - 60
+    incident = "https://www.google.com/search?q=" + "x" * 7_868  # 7,900 characters
+    rings = "https://www.google.com/search?q=" + "\U0001f48d" * 2_000  # 8,032 bytes in UTF-8
+    sibling = incident[:-1] + "y"  # the same prefix: must stay a row of its own
+    docs = [
+        {"id": "pill", "referrer_url": incident},
+        {"id": "rings", "referrer_url": rings, "user_agent": "Mozilla/5.0 " + "A" * 9_000},
+        {"id": "sibling", "referrer_url": sibling, "key_search": "ring " * 400},
+        {"id": "behind", "referrer_url": "https://www.google.com/"},
+    ]
+    lines = [json.dumps({"collection": "view_product_detail", "time_stamp": now, "product_id": "96672",
+                         "current_url": "https://www.glamira.de/ring.html", **doc}).encode() for doc in docs]
+    path = tmp_path / "oversized.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert pulse_cli(pipeline, "replay", str(path)).returncode == 0
+
+    stats = _run_engine(pipeline)
+    assert stats["messages"] == len(docs) and stats["quarantined"] == 0
+    with psycopg.connect(pipeline.database_url) as conn:
+        loaded = {row[0] for row in conn.execute("SELECT event_id FROM fact_event")}
+        keys = conn.execute("SELECT referrer_url, octet_length(referrer_url) FROM rollup_referrer_day").fetchall()
+        kept = {row[0] for row in conn.execute("SELECT referrer_url FROM dim_referrer")}
+        flags = dict(conn.execute("SELECT event_id, extra->'_pulse_truncated' FROM fact_event").fetchall())
+    assert loaded == {"pill", "rings", "sibling", "behind"}
+    assert max(size for _, size in keys) <= 512 and len(keys) == 4, "four distinct referrers, each within 512 bytes"
+    assert {incident, rings, sibling} <= kept, "the dimension keeps each URL whole"
+    assert flags == {"pill": None, "rings": ["user_agent"], "sibling": ["key_search"], "behind": None}
+    window = KpiWindow(day=datetime.fromtimestamp(now, UTC).date(), tz="UTC", view_collections=("view_product_detail",))
+    with psycopg.connect(pipeline.reader_url) as conn:
+        top = run_kpi(conn, "top-referrers", window)["rows"]
+    assert sorted(row["referrer_url"] for row in top) == sorted(key for key, _ in keys)

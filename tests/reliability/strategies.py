@@ -9,7 +9,16 @@ import orjson
 from hypothesis import strategies as st
 
 from pulse.events.model import RejectReason
-from tests.reliability.workload import MIN_TIME, SQL_LOOKING, Outgoing, rejected, unlabelled, valid
+from tests.reliability.workload import (
+    MAX_TIME,
+    MIN_TIME,
+    NESTING_LIMIT,
+    SQL_LOOKING,
+    Outgoing,
+    rejected,
+    unlabelled,
+    valid,
+)
 
 R = RejectReason
 KNOWN_COLLECTIONS = ["view_product_detail", "view_listing_page", "checkout", "add_to_cart_action",
@@ -87,8 +96,10 @@ def _mutations(doc: dict[str, Any], now: float) -> st.SearchStrategy[tuple[bytes
         st.sampled_from([None, ""]).map(lambda v: (with_fields(time_stamp=v), R.MISSING_EVENT_TIME, "empty time")),
         st.sampled_from([True, False, [1], {"s": 1}, "noon", "1e9", "0x10"]).map(
             lambda v: (with_fields(time_stamp=v), R.BAD_EVENT_TIME, f"time_stamp {v!r}")),
-        (st.integers(-(2**63), MIN_TIME - 1) | st.integers(int(now) + 2 * 86400, 2**63)).map(
+        (st.integers(-(2**63), MIN_TIME - 1) | st.integers(MAX_TIME, 2**63)).map(
             lambda v: (with_fields(time_stamp=v), R.EVENT_TIME_OUT_OF_RANGE, f"time_stamp {v}")),
+        st.integers(int(now) + 2 * 86400, MAX_TIME - 1).map(
+            lambda v: (with_fields(time_stamp=v), R.EVENT_TIME_OUT_OF_BOUNDS, f"time_stamp {v} (ahead)")),
         st.sampled_from([_DROP, None, "", "  \t"]).map(
             lambda v: (with_fields(collection=v), R.MISSING_COLLECTION, "no collection")),
         st.sampled_from([7, 1.5, True, ["x"], {"$ne": None}]).map(
@@ -108,7 +119,7 @@ def _mutations(doc: dict[str, Any], now: float) -> st.SearchStrategy[tuple[bytes
             lambda shape: (shape.replace(b"%s", dumped) if shape != b'"%s"' else orjson.dumps(dumped.decode()),
                            R.NOT_AN_OBJECT if shape != b"%s%s" else R.INVALID_JSON, f"shape {shape!r}")),
         st.integers(1025, 20_000).map(lambda n: (b"[" * n + b"]" * n, R.TOO_DEEP, f"{n} levels")),
-        st.integers(255, 1000).map(
+        st.integers(NESTING_LIMIT, 1000).map(
             lambda n: (with_fields(zz_deep=PLACEHOLDER.decode()).replace(PLACEHOLDER_JSON, b"[" * n + b"]" * n),
                        R.TOO_DEEP, f"field {n} levels")),
     ]

@@ -8,6 +8,7 @@ message, so the audit can match quarantine rows and facts to the exact message.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +24,12 @@ from pulse.sources.generator import TrafficGenerator, encode
 from tests.services import env_for
 
 START = datetime(2026, 11, 1, tzinfo=UTC)  # synthetic traffic's time line
-MIN_TIME = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())  # the earliest event time pulse accepts
+MIN_TIME = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())  # the earliest event time pulse accepts at all
+MAX_TIME = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())  # the first one it never accepts
+# The engines here accept events back to MIN_TIME (the corpus sends 2000-01-01 on purpose); by default
+# PULSE_MAX_EVENT_AGE_DAYS (400) would reject them as event_time_out_of_bounds.
+MAX_EVENT_AGE_DAYS = 36_500
+NESTING_LIMIT = 64  # pulse's MAX_NESTING: levels of objects and arrays, the event object is level 1
 MAX_EVENT_BYTES = 1_000_000  # pulse's default PULSE_MAX_EVENT_BYTES (the engine runs with the default)
 INVALID_CASES = Path(__file__).parents[1] / "cases" / "invalid"
 
@@ -132,14 +138,17 @@ def hostile_corpus(now: float, tag: str = "c") -> list[Outgoing]:
                       "cesu_surrogate": b"\xed\xa0\x80", "truncated": b"\xe2\x82"}.items():
         raw = orjson.dumps(doc(f"utf8-{name}", collection="@@")).replace(b"@@", bad)
         out.append(rejected(raw, R.INVALID_UTF8, f"utf8:{name}"))
-    # deeply nested JSON: beyond the parser (1024 levels), and beyond what the warehouse can store (254)
+    # deeply nested JSON: beyond the parser (1024 levels), beyond what the warehouse can store (254), and
+    # beyond pulse's nesting limit (64 levels; a field of the event object is level 2)
     for levels in (1025, 5000, 200_000):
         out.append(rejected(b"[" * levels + b"]" * levels, R.TOO_DEEP, f"deep:array-{levels}"))
     out.append(rejected(b'{"a":' * 3000 + b"1" + b"}" * 3000, R.TOO_DEEP, "deep:object-3000"))
     nested = b"[" * 600 + b"]" * 600
-    out.append(rejected(orjson.dumps(doc("deep-field", payload="@@")).replace(b'"@@"', nested), R.TOO_DEEP,
-                        "deep:field-600"))
-    out.append(valid(doc("deep-ok", payload=orjson.loads(b"[" * 200 + b"]" * 200)), "deep:field-200 (stored)"))
+    for levels, blob in ((600, nested), (NESTING_LIMIT, b"[" * NESTING_LIMIT + b"]" * NESTING_LIMIT)):
+        out.append(rejected(orjson.dumps(doc(f"deep-field-{levels}", payload="@@")).replace(b'"@@"', blob),
+                            R.TOO_DEEP, f"deep:field-{levels}"))
+    at_limit = orjson.loads(b"[" * (NESTING_LIMIT - 1) + b"]" * (NESTING_LIMIT - 1))
+    out.append(valid(doc("deep-ok", payload=at_limit), f"deep:field-{NESTING_LIMIT - 1} (stored, at the limit)"))
     # size: exactly at the decoder's limit (loads), just above it and multi-megabyte (too_large)
     out.append(valid(_padded(doc("size-at-limit", pad=""), MAX_EVENT_BYTES), "size:at limit"))
     out.append(rejected(orjson.dumps(_padded(doc("size-over", pad=""), MAX_EVENT_BYTES + 1)), R.TOO_LARGE,
@@ -166,7 +175,13 @@ def hostile_corpus(now: float, tag: str = "c") -> list[Outgoing]:
         ("time-list", {"time_stamp": [t]}, R.BAD_EVENT_TIME),
         ("id-too-long", {"id": "x" * 129}, R.FIELD_TOO_LONG),
         ("collection-too-long", {"collection": "c" * 101}, R.FIELD_TOO_LONG),
-        ("agent-too-long", {"user_agent": "Mozilla/5.0 " + "A" * 9000}, R.FIELD_TOO_LONG),
+        ("ip-too-long", {"ip": "1" * 65}, R.FIELD_TOO_LONG),
+        ("device-too-long", {"device_id": "d" * 257}, R.FIELD_TOO_LONG),
+        ("email-too-long", {"email_address": "e" * 320 + "@example.com"}, R.FIELD_TOO_LONG),
+        ("product-1e300", {"product_id": 1e300}, R.BAD_FIELD_TYPE),
+        ("amount-huge", {"cart_products": [{"product_id": "1", "amount": 1e300}]}, R.VALUE_OUT_OF_RANGE),
+        ("amount-negative", {"cart_products": [{"product_id": "1", "amount": -1}]}, R.VALUE_OUT_OF_RANGE),
+        ("reserved-flag", {"_pulse_truncated": []}, R.RESERVED_FIELD),
         ("nul", {"user_agent": "a\x00b"}, R.NUL_CHARACTER),
         ("nul-in-key", {"x\x00": 1}, R.NUL_CHARACTER),
         # missing fields
@@ -180,14 +195,32 @@ def hostile_corpus(now: float, tag: str = "c") -> list[Outgoing]:
         ("time-negative", {"time_stamp": -62135596800}, R.EVENT_TIME_OUT_OF_RANGE),
         ("time-1999", {"time_stamp": MIN_TIME - 1}, R.EVENT_TIME_OUT_OF_RANGE),
         ("time-milliseconds", {"time_stamp": int(now) * 1000}, R.EVENT_TIME_OUT_OF_RANGE),
-        ("time-in-2 days", {"time_stamp": int(now) + 2 * 86400}, R.EVENT_TIME_OUT_OF_RANGE),
+        ("time-in-2 days", {"time_stamp": int(now) + 2 * 86400}, R.EVENT_TIME_OUT_OF_BOUNDS),
+        ("time-2100", {"time_stamp": MAX_TIME}, R.EVENT_TIME_OUT_OF_RANGE),
         ("time-year-9999", {"time_stamp": 253402300800}, R.EVENT_TIME_OUT_OF_RANGE),
         ("time-huge", {"time_stamp": 1e300}, R.EVENT_TIME_OUT_OF_RANGE),
     ]:
         out.append(rejected(orjson.dumps(doc(name, **fields)), reason, f"field:{name}"))
+    # numbers that JSON parsers read as doubles: sent as numbers they would be stored as other values
+    big = 123456789012345678901234
+    for name, fields, reason in [("product-big", {"product_id": big}, R.BAD_FIELD_TYPE),
+                                 ("id-big", {"id": big}, R.BAD_FIELD_TYPE),
+                                 ("extra-big", {"order_total": {"cents": [big]}}, R.UNENCODABLE_VALUE)]:
+        out.append(rejected(json.dumps(doc(name, **fields)).encode(), reason, f"number:{name}"))
+    out.append(valid(doc("number-u64", extra_count=2**64 - 1, product_id=2**63), "number:64-bit integers (exact)"))
     out += [rejected(b"null", R.NOT_AN_OBJECT, "shape:null"), rejected(b"[{}]", R.NOT_AN_OBJECT, "shape:array"),
             rejected(b"{\"id\": 1,", R.INVALID_JSON, "shape:truncated"), rejected(b"\n\t ", R.EMPTY, "shape:blank")]
     # valid, however odd: edge times, unknown collections, SQL-looking and COPY-hostile strings, numeric ids
+    # over-long free text is cut and flagged, and the event loads: the 7,900-character referrer of the
+    # poison-pill incident (its rollup key once broke every commit), a long user agent and a long URL
+    out += [valid(doc("long-referrer", referrer_url="https://www.google.com/url?q=" + "%E2%82%AC" * 877),
+                  "long:referrer of 7,900 characters"),
+            valid(doc("long-agent", user_agent="Mozilla/5.0 " + "A" * 9000), "long:user agent (truncated)"),
+            valid(doc("long-url", current_url="https://www.glamira.de/x.html?q=" + "é" * 9000),
+                  "long:page URL (truncated)"),
+            valid(doc("long-search", key_search="ring " * 2000, option=[{"option_label": "l" * 500,
+                                                                         "value_label": "v" * 500}]),
+                  "long:search text and option (truncated)")]
     out += [valid(doc("time-2000", time_stamp=MIN_TIME), "time:2000-01-01 exactly"),
             valid(doc("time-soon", time_stamp=int(now) + 3600), "time:now + 1 h"),
             valid(doc("time-float", time_stamp=t + 0.999), "time:fractional")]
@@ -251,7 +284,7 @@ def _reason_of(path: Path) -> RejectReason:
 # ------------------------------------------------------------------------------------------------- send
 def engine_env(settings: Settings) -> dict[str, str]:
     """The engine's environment for a workspace; retries back off to 2 s at most (outages here are short)."""
-    return {**env_for(settings), "PULSE_RETRY_MAX_BACKOFF_S": "2"}
+    return {**env_for(settings), "PULSE_RETRY_MAX_BACKOFF_S": "2", "PULSE_MAX_EVENT_AGE_DAYS": str(MAX_EVENT_AGE_DAYS)}
 
 
 def send(settings: Settings, messages: Iterable[Outgoing]) -> list[Sent]:

@@ -1,7 +1,8 @@
 """The HTTP collector: POST /collect (and a GET pixel) -> checked, stamped events -> Kafka, acknowledged.
 
 Order of work for one request: rate limit (per client IP) -> CORS origin -> size -> parse -> stamp ->
-produce and await Kafka's acknowledgement -> 202. Every refusal is a JSON body with a reason code.
+produce and await Kafka's acknowledgement -> 202. Every refusal is a JSON body with a reason code, and
+every answer (an unexpected error too: a JSON 500) is counted in `pulse_collect_requests_total`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import base64
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +32,7 @@ from pulse.collect.intake import (
     check_event,
     client_ip,
     encode_event,
+    json_refusal,
     parse_body,
     parse_networks,
     stamp_event,
@@ -92,17 +95,15 @@ def create_app(settings: Settings) -> Starlette:
                 _log.error("%d events were still unacknowledged at shutdown (their requests got 503)", left)
 
     async def collect_post(request: Request) -> Response:
-        return await _timed(collector, request, "/collect", _collect(collector, request, pixel=False))
+        return await _collect(collector, request, pixel=False)
 
     async def collect_get(request: Request) -> Response:
-        return await _timed(collector, request, "/collect", _collect(collector, request, pixel=True))
+        return await _collect(collector, request, pixel=True)
 
     async def preflight(request: Request) -> Response:
         origin = request.headers.get("origin", "")
         if not origin or not collector.origin_allowed(origin):
-            collector.metrics.requests.labels("/collect", "OPTIONS", "403").inc()
             return _error(403, "origin_not_allowed", f"origin {origin!r} may not send events here", {})
-        collector.metrics.requests.labels("/collect", "OPTIONS", "204").inc()
         headers = collector.cors_headers(request) | {
             "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
             "Access-Control-Allow-Headers": "Content-Type",
@@ -127,23 +128,48 @@ def create_app(settings: Settings) -> Starlette:
         return FileResponse(STATIC_DIR / name, media_type="text/javascript",
                             headers={"Cache-Control": "public, max-age=3600"})
 
+    def answered(route: str, handler: Handler, *, timed: bool = False) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            return await _answer(collector, route, handler, timed, request)
+
+        return endpoint
+
     routes = [
-        Route("/collect", collect_post, methods=["POST"]),
-        Route("/collect", collect_get, methods=["GET"]),
-        Route("/collect", preflight, methods=["OPTIONS"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/{name:str}", tracker, methods=["GET"]),
+        Route("/collect", answered("/collect", collect_post, timed=True), methods=["POST"]),
+        Route("/collect", answered("/collect", collect_get, timed=True), methods=["GET"]),
+        Route("/collect", answered("/collect", preflight), methods=["OPTIONS"]),
+        Route("/healthz", answered("/healthz", healthz), methods=["GET"]),
+        Route("/metrics", answered("/metrics", metrics), methods=["GET"]),
+        Route("/{name:str}", answered("/{name}", tracker), methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        """No such route (404) or method (405): a JSON answer, counted like every other."""
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        route = request.url.path if request.url.path in ("/collect", "/healthz", "/metrics") else "other"
+        collector.metrics.requests.labels(route, request.method, str(status)).inc()
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        return _error(status, reason, f"{request.method} {route}: {reason.replace('_', ' ')}", {})
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: unrouted})
     app.state.collector = collector
     return app
 
 
-async def _timed(collector: Collector, request: Request, route: str, work: Any) -> Response:
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def _answer(collector: Collector, route: str, handler: Handler, timed: bool, request: Request) -> Response:
+    """Run a route's handler; count its answer by route, method and status; a crash becomes a JSON 500."""
     started = time.perf_counter()
-    response: Response = await work
-    collector.metrics.request_seconds.observe(time.perf_counter() - started)
+    try:
+        response = await handler(request)
+    except Exception as exc:  # noqa: BLE001 - a bug must still get an answer, and be counted
+        _log.error("%s %s failed: %s: %s", request.method, route, type(exc).__name__, str(exc)[:200], exc_info=True)
+        collector.metrics.rejected("internal_error")
+        response = _error(500, "internal_error", "the collector failed on this request; it was not stored", {})
+    if timed:
+        collector.metrics.request_seconds.observe(time.perf_counter() - started)
     collector.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
     return response
 
@@ -211,7 +237,7 @@ def _pixel_events(request: Request) -> list[dict[str, Any]]:
         try:
             event = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise IntakeError(400, "invalid_json", f"parameter d is not JSON: {exc}") from None
+            raise json_refusal(str(exc), "parameter d") from None
     else:
         event = {k: v for k, v in request.query_params.items() if k != "_"}  # "_" is a cache buster
     check_event(event)

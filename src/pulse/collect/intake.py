@@ -11,10 +11,12 @@ from typing import Any
 
 import orjson
 
+from pulse.events.limits import FIELD_LIMITS, MAX_NESTING, may_nest_too_deep, nesting_exceeds
+
 # A client clock this far from ours is not believed: its time_stamp is replaced by the collector's.
 MAX_CLIENT_PAST_S = 24 * 3600  # the tracker's retry queue may hold events for a while
 MAX_CLIENT_FUTURE_S = 300
-MAX_COLLECTION_CHARS = 100
+MAX_COLLECTION_CHARS = FIELD_LIMITS["collection"].max_chars  # the engine's limit: refuse what it would reject
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -48,18 +50,24 @@ def parse_body(body: bytes, limits: Limits) -> list[dict[str, Any]]:
         doc = orjson.loads(body)
         items: list[Any] = doc if isinstance(doc, list) else [doc]
     except orjson.JSONDecodeError as exc:
-        items = _ndjson(body) if b"\n" in body.strip() else _bad_json(str(exc))
+        if b"\n" not in body.strip():
+            raise json_refusal(str(exc)) from None
+        items = _ndjson(body)
     if not items:
         raise IntakeError(400, "empty_batch", "the array holds no events")
     if len(items) > limits.max_batch_events:
         raise IntakeError(413, "batch_too_large", f"{len(items)} events > limit {limits.max_batch_events}")
+    may_be_deep = may_nest_too_deep(body)
     for index, item in enumerate(items):
-        check_event(item, index)
+        check_event(item, index, may_be_deep=may_be_deep)
     return items
 
 
-def _bad_json(message: str) -> list[Any]:
-    raise IntakeError(400, "invalid_json", f"not JSON, a JSON array or NDJSON: {message}")
+def json_refusal(message: str, where: str = "not JSON, a JSON array or NDJSON") -> IntakeError:
+    """The 400 for text orjson could not parse: too_deep when it nests past the parser's depth limit."""
+    if "depth limit" in message or "recursion" in message.lower():
+        return IntakeError(400, "too_deep", f"{where}: nested deeper than {MAX_NESTING} levels")
+    return IntakeError(400, "invalid_json", f"{where}: {message}")
 
 
 def _ndjson(body: bytes) -> list[Any]:
@@ -70,14 +78,19 @@ def _ndjson(body: bytes) -> list[Any]:
         try:
             items.append(orjson.loads(line))
         except orjson.JSONDecodeError as exc:
-            raise IntakeError(400, "invalid_json", f"NDJSON line {number}: {exc}") from None
+            raise json_refusal(str(exc), f"NDJSON line {number}") from None
     return items
 
 
-def check_event(item: Any, index: int = 0) -> None:
-    """An event must be an object with a non-blank `collection` string."""
+def check_event(item: Any, index: int = 0, *, may_be_deep: bool = True) -> None:
+    """An event must be an object with a non-blank `collection` string, nested at most MAX_NESTING levels.
+
+    `may_be_deep=False` skips the nesting walk (the body's bracket count already rules it out).
+    """
     if not isinstance(item, dict):
         raise IntakeError(400, "not_an_object", f"event {index} is a {type(item).__name__}, not an object")
+    if may_be_deep and nesting_exceeds(item):
+        raise IntakeError(400, "too_deep", f"event {index} nests deeper than {MAX_NESTING} levels")
     collection = item.get("collection")
     if not isinstance(collection, str) or not collection.strip():
         raise IntakeError(400, "missing_collection", f"event {index} has no collection")
@@ -124,7 +137,10 @@ def _plausible_time(value: Any, now: float) -> bool:
 
 def encode_event(event: Mapping[str, Any], limits: Limits, index: int = 0) -> bytes:
     """The Kafka message value; 413 when one event alone is larger than the pipeline accepts."""
-    value = orjson.dumps(event)
+    try:
+        value = orjson.dumps(event)
+    except orjson.JSONEncodeError as exc:  # not reachable from parsed JSON within MAX_NESTING; kept as a guard
+        raise IntakeError(400, "unencodable_event", f"event {index} cannot be written as JSON: {exc}") from None
     if len(value) > limits.max_event_bytes:
         raise IntakeError(413, "event_too_large", f"event {index} is {len(value)} bytes > {limits.max_event_bytes}")
     return value

@@ -64,6 +64,8 @@ class NativeEngine:
             geoip_database=settings.geoip_database,
             storefronts_file=settings.storefronts_file,
             max_event_bytes=settings.max_event_bytes,
+            max_event_age_days=settings.max_event_age_days,
+            max_future_skew_s=settings.max_future_skew_s,
         )
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)

@@ -163,6 +163,8 @@ class SparkEngine:
             storefronts_file=ship_file(self.session, settings.storefronts_file, "PULSE_STOREFRONTS_FILE"),
             max_event_bytes=settings.max_event_bytes,
             retry_max_backoff_s=settings.retry_max_backoff_s,
+            max_event_age_days=settings.max_event_age_days,
+            max_future_skew_s=settings.max_future_skew_s,
         )
         return config
 
@@ -176,6 +178,8 @@ class SparkEngine:
             storefronts_file=settings.storefronts_file if settings.storefronts_file and
             Path(settings.storefronts_file).is_file() else None,
             max_event_bytes=settings.max_event_bytes,
+            max_event_age_days=settings.max_event_age_days,
+            max_future_skew_s=settings.max_future_skew_s,
         )
 
     def _on_batch(self, df: Any, batch_id: int) -> None:

@@ -20,6 +20,7 @@ import psycopg
 
 from pulse.engines.committing import commit_isolating
 from pulse.errors import TerminalError, TransientError
+from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_SKEW_S
 from pulse.events.model import SourceRef
 from pulse.model.star import Enrichers, transform_batch
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
@@ -56,6 +57,8 @@ class ExecutorConfig:
     storefronts_file: str | None
     max_event_bytes: int
     retry_max_backoff_s: float
+    max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
+    max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ def enrichers_for(config: ExecutorConfig) -> Enrichers:
             geoip_database=local_file(config.geoip_database),
             storefronts_file=local_file(config.storefronts_file),
             max_event_bytes=config.max_event_bytes,
+            max_event_age_days=config.max_event_age_days,
+            max_future_skew_s=config.max_future_skew_s,
         )
     return _enrichers[config]
 

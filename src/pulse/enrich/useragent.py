@@ -12,6 +12,7 @@ from ua_parser import Domain
 __all__ = [
     "BOT_TOKENS",
     "DEFAULT_CACHE_SIZE",
+    "MAX_FAMILY_LENGTH",
     "MAX_USER_AGENT_LENGTH",
     "UNKNOWN_USER_AGENT",
     "UserAgentInfo",
@@ -23,6 +24,9 @@ DEFAULT_CACHE_SIZE = 65536
 # Real user agents stay well under 512 characters (in-app browsers are the longest). Anything
 # longer is cut before parsing, which bounds both regex time and the memory a cache entry holds.
 MAX_USER_AGENT_LENGTH = 1024
+# ua-parser's families are regex captures, so a hostile agent can make one a long substring of itself.
+# Real families are short ("Chrome Mobile WebView", "Samsung Internet"); longer ones are cut to this.
+MAX_FAMILY_LENGTH = 64
 
 # Crawlers, link previewers, HTTP libraries and headless browsers, matched case-insensitively as
 # substrings. ua-parser's "Spider" device already catches many of them; this list covers the ones
@@ -199,9 +203,9 @@ class UserAgentParser:
         ua_lower = ua.lower()
         is_bot = (device is not None and device.family == "Spider") or _is_bot_token(ua_lower)
         return UserAgentInfo(
-            browser=browser.family if browser else "Other",
-            browser_major=browser.major if browser else None,
-            os=os_family,
+            browser=browser.family[:MAX_FAMILY_LENGTH] if browser else "Other",
+            browser_major=browser.major[:MAX_FAMILY_LENGTH] if browser and browser.major is not None else None,
+            os=os_family[:MAX_FAMILY_LENGTH],
             device_type="bot" if is_bot else _device_type(ua_lower, os_family, device),
             is_bot=is_bot,
         )

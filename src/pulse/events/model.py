@@ -38,10 +38,14 @@ class RejectReason(StrEnum):
     NUL_CHARACTER = "nul_character"
     MISSING_EVENT_TIME = "missing_event_time"
     BAD_EVENT_TIME = "bad_event_time"
-    EVENT_TIME_OUT_OF_RANGE = "event_time_out_of_range"
+    EVENT_TIME_OUT_OF_RANGE = "event_time_out_of_range"  # not a plausible Unix time in seconds at all
+    EVENT_TIME_OUT_OF_BOUNDS = "event_time_out_of_bounds"  # older than PULSE_MAX_EVENT_AGE_DAYS, or too far ahead
     MISSING_COLLECTION = "missing_collection"
     BAD_FIELD_TYPE = "bad_field_type"
     FIELD_TOO_LONG = "field_too_long"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    UNENCODABLE_VALUE = "unencodable_value"  # e.g. a number that JSON storage cannot keep exactly
+    RESERVED_FIELD = "reserved_field"
     ENRICH_FAILED = "enrich_failed"
     LOAD_FAILED = "load_failed"
 
@@ -101,3 +105,4 @@ class Event:
     cart_products: tuple[CartItem, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # every field pulse does not model
     source: SourceRef | None = None
+    truncated: tuple[str, ...] = ()  # fields cut to their limit (pulse.events.limits), in the order met

@@ -15,9 +15,10 @@ from pulse.enrich.privacy import keyed_hash, normalize_email, truncate_ip
 from pulse.enrich.referrer import classify_referrer
 from pulse.enrich.url import parse_page_url
 from pulse.enrich.useragent import UserAgentParser
-from pulse.events.decode import decode_event
+from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_SKEW_S, decode_event
+from pulse.events.limits import TRUNCATED_KEY
 from pulse.events.model import Event, Rejection, RejectReason, SourceRef, Stage
-from pulse.model.keys import dim_key
+from pulse.model.keys import bounded_key, dim_key
 
 # Column order of the staged fact rows (the fact table's columns plus the rollup's natural values).
 FACT_COLUMNS: tuple[str, ...] = (
@@ -33,6 +34,9 @@ FACT_COLUMNS: tuple[str, ...] = (
 CANARY_COLLECTION = "pulse_canary"
 
 STAGE_ONLY_COLUMNS: tuple[str, ...] = ("referrer_url", "browser", "os")
+# Staged columns that reach a rollup's primary key or a dimension's UNIQUE index: each holds
+# `bounded_key(...)` of its value, at most MAX_KEY_BYTES of UTF-8 (the full referrer stays in dim_referrer).
+KEY_COLUMNS: tuple[str, ...] = ("collection", "product_id", "store_id", "referrer_url", "browser", "os")
 STAGE_COLUMNS = FACT_COLUMNS + STAGE_ONLY_COLUMNS
 
 # Dimension tables and their column order; the first column is the key.
@@ -61,6 +65,8 @@ class Enrichers:
     geo: GeoLookup
     hash_key: bytes
     max_event_bytes: int = 1_000_000
+    max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
+    max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
 
     @classmethod
     def create(
@@ -70,14 +76,22 @@ class Enrichers:
         geoip_database: Path | None = None,
         storefronts_file: Path | None = None,
         max_event_bytes: int = 1_000_000,
+        max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS,
+        max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S,
     ) -> Enrichers:
-        """Open the data files (geo database, storefront map) and the user-agent parser."""
+        """Open the data files (geo database, storefront map) and the user-agent parser.
+
+        The size and event-time bounds are those of `decode_event` (PULSE_MAX_EVENT_BYTES,
+        PULSE_MAX_EVENT_AGE_DAYS, PULSE_MAX_FUTURE_SKEW_S).
+        """
         return cls(
             storefronts=StorefrontMap.load(storefronts_file),
             user_agents=UserAgentParser(),
             geo=open_geo_database(geoip_database),
             hash_key=hash_key,
             max_event_bytes=max_event_bytes,
+            max_event_age_days=max_event_age_days,
+            max_future_skew_s=max_future_skew_s,
         )
 
 
@@ -102,7 +116,10 @@ def transform_batch(
     batch = StarBatch()
     seen: set[str] = set()
     for raw, source in messages:
-        decoded = decode_event(raw, source, now=now, max_bytes=enrichers.max_event_bytes)
+        decoded = decode_event(
+            raw, source, now=now, max_bytes=enrichers.max_event_bytes,
+            max_event_age_days=enrichers.max_event_age_days, max_future_skew_s=enrichers.max_future_skew_s,
+        )
         if isinstance(decoded, Rejection):
             batch.rejections.append(decoded)
             continue
@@ -110,8 +127,8 @@ def transform_batch(
         # which batch it shares, and only a modelled event claims its id (a later valid copy still loads).
         try:
             row = model_event(decoded, enrichers, batch.dims)
-        except NestingTooDeepError as exc:
-            batch.rejections.append(Rejection(Stage.VALIDATE, RejectReason.TOO_DEEP, str(exc), raw, source))
+        except UnstorableValueError as exc:
+            batch.rejections.append(Rejection(Stage.VALIDATE, exc.reason, str(exc)[:500], raw, source))
             continue
         except Exception as exc:  # noqa: BLE001 - a bug in an enricher must not stop the stream
             batch.rejections.append(
@@ -126,8 +143,16 @@ def transform_batch(
     return batch
 
 
-class NestingTooDeepError(ValueError):
+class UnstorableValueError(ValueError):
+    """A value the warehouse's JSON encoder cannot write; `reason` says why (a rejection, not a bug)."""
+
+    reason = RejectReason.UNENCODABLE_VALUE
+
+
+class NestingTooDeepError(UnstorableValueError):
     """Unmodelled fields nest deeper than the warehouse's JSON encoder goes (orjson: 254 levels)."""
+
+    reason = RejectReason.TOO_DEEP
 
 
 def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Row]]) -> Row:
@@ -143,7 +168,7 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
         )
 
     page = parse_page_url(event.current_url)
-    product_id = event.product_id or event.viewing_product_id or page.product_id
+    product_id = bounded_key(event.product_id or event.viewing_product_id or page.product_id)
     product_key = None
     if product_id is not None:
         product_key = dim_key("product", product_id)
@@ -153,10 +178,11 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
         if known is None or (slug is not None and (known[2] is None or slug < known[2])):  # type: ignore[operator]
             dims["dim_product"][product_key] = (product_key, product_id, slug)
 
+    store_id = bounded_key(event.store_id)
     store_key = None
-    if event.store_id is not None:
-        store_key = dim_key("store", event.store_id)
-        dims["dim_store"].setdefault(store_key, (store_key, event.store_id))
+    if store_id is not None:
+        store_key = dim_key("store", store_id)
+        dims["dim_store"].setdefault(store_key, (store_key, store_id))
 
     storefront = enrichers.storefronts.lookup(event.current_url)
     site_key = dim_key("site", storefront.host, storefront.noise_reason)
@@ -181,18 +207,21 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
         dims["dim_referrer"][referrer_key] = (referrer_key, referrer.url, referrer.domain, referrer_class)
 
     agent = enrichers.user_agents.parse(event.user_agent)
-    browser_key = dim_key("browser", agent.browser)
-    os_key = dim_key("os", agent.os)
-    device_type_key = dim_key("device_type", agent.device_type)
-    dims["dim_browser"].setdefault(browser_key, (browser_key, agent.browser))
-    dims["dim_os"].setdefault(os_key, (os_key, agent.os))
-    dims["dim_device_type"].setdefault(device_type_key, (device_type_key, agent.device_type))
+    browser, os_family = bounded_key(agent.browser), bounded_key(agent.os)
+    device_type = bounded_key(agent.device_type)
+    browser_key = dim_key("browser", browser)
+    os_key = dim_key("os", os_family)
+    device_type_key = dim_key("device_type", device_type)
+    dims["dim_browser"].setdefault(browser_key, (browser_key, browser))
+    dims["dim_os"].setdefault(os_key, (os_key, os_family))
+    dims["dim_device_type"].setdefault(device_type_key, (device_type_key, device_type))
+    extra = {**event.extra, TRUNCATED_KEY: list(event.truncated)} if event.truncated else event.extra
 
     source = event.source
     return (
-        event.event_id, day, ts, date_key, hour_key, event.collection,
+        event.event_id, day, ts, date_key, hour_key, bounded_key(event.collection),
         product_key, store_key, site_key, location_key, referrer_key, browser_key, os_key,
-        device_type_key, agent.is_bot, product_id, event.store_id, event.recommendation_product_id,
+        device_type_key, agent.is_bot, product_id, store_id, event.recommendation_product_id,
         event.order_id,
         keyed_hash(normalize_email(event.email), enrichers.hash_key),
         keyed_hash(event.device_id, enrichers.hash_key),
@@ -202,12 +231,12 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
         page.utm_campaign, page.click_id_type,
         _json([list(pair) for pair in event.options] or [list(pair) for pair in page.options]),
         _json([_cart_item(item) for item in event.cart_products]) if event.cart_products else None,
-        _json(event.extra) if event.extra else None,
+        _json(extra) if extra else None,
         source.topic if source else None,
         source.partition if source else None,
         source.offset if source else None,
         # stage-only columns, for the rollups
-        referrer.url, agent.browser, agent.os,
+        bounded_key(referrer.url), browser, os_family,
     )
 
 
@@ -229,4 +258,6 @@ def _json(value: object) -> str | None:
     try:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError as exc:
-        raise NestingTooDeepError(f"unmodelled fields nest too deep to store: {exc}") from None
+        if "recursion" in str(exc).lower():
+            raise NestingTooDeepError(f"unmodelled fields nest too deep to store: {exc}") from None
+        raise UnstorableValueError(f"a value cannot be stored as JSON: {exc}") from None

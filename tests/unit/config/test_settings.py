@@ -48,7 +48,8 @@ def test_stack_env_file_fills_in_but_the_environment_wins(monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("PULSE_TIMEZONE", "Mars/Olympus"), ("PULSE_BATCH_MAX_EVENTS", "0"), ("PULSE_TOPIC_PARTITIONS", "many")],
+    [("PULSE_TIMEZONE", "Mars/Olympus"), ("PULSE_BATCH_MAX_EVENTS", "0"), ("PULSE_TOPIC_PARTITIONS", "many"),
+     ("PULSE_MAX_EVENT_AGE_DAYS", "0"), ("PULSE_MAX_EVENT_AGE_DAYS", "36501"), ("PULSE_MAX_FUTURE_SKEW_S", "-1")],
 )
 def test_a_wrong_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv(variable, value)
@@ -60,3 +61,11 @@ def test_the_hash_key_is_never_printed() -> None:
     settings = load_settings(hash_key="super-secret-value")
     assert "super-secret-value" not in repr(settings)
     assert "super-secret-value" not in str(settings.model_dump())
+
+
+def test_event_time_bounds_default_to_the_retention_and_a_day(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PULSE_HOME", str(tmp_path))
+    defaults = load_settings()
+    assert (defaults.max_event_age_days, defaults.max_future_skew_s) == (defaults.retention_days, 86_400)
+    monkeypatch.setenv("PULSE_MAX_EVENT_AGE_DAYS", "36500")  # replaying an archive
+    assert load_settings().max_event_age_days == 36_500

@@ -4,19 +4,38 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import ua_parser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ua_parser.matchers import OSMatcher, UserAgentMatcher
 
-from pulse.events.model import RejectReason, SourceRef
-from pulse.model.keys import dim_key
-from pulse.model.star import DIMENSIONS, STAGE_COLUMNS, Enrichers, transform_batch
+from pulse.engines.native import NativeEngine
+from pulse.engines.spark_tasks import ExecutorConfig, enrichers_for
+from pulse.enrich.useragent import MAX_FAMILY_LENGTH
+from pulse.events.limits import FIELD_LIMITS, TRUNCATED_KEY, Policy
+from pulse.events.model import Event, RejectReason, SourceRef
+from pulse.model.keys import MAX_KEY_BYTES, bounded_key, dim_key
+from pulse.model.star import (
+    DIMENSIONS,
+    KEY_COLUMNS,
+    STAGE_COLUMNS,
+    Enrichers,
+    StarBatch,
+    UnstorableValueError,
+    model_event,
+    transform_batch,
+)
+from pulse.settings import load_settings
 from pulse.testing.geo import build_test_mmdb
 
 SAMPLES = (Path(__file__).parents[2] / "cases" / "valid" / "samples.jsonl").read_bytes().splitlines()
 NOW = 1_800_000_000.0
+# The samples are of 2024-05-28, about 960 days before NOW: these tests accept events that old explicitly.
+FIXTURE_AGE_DAYS = 3650
 KEY = b"unit-test-key-0123456789"
 
 
@@ -27,7 +46,7 @@ def enrichers(tmp_path_factory: pytest.TempPathFactory) -> Enrichers:
         {"203.0.113.0/24": {"country_code": "CL", "country_name": "Chile", "region": "Santiago Metropolitan",
                             "city": "Santiago"}},
     )
-    return Enrichers.create(hash_key=KEY, geoip_database=db)
+    return Enrichers.create(hash_key=KEY, geoip_database=db, max_event_age_days=FIXTURE_AGE_DAYS)
 
 
 def _messages(lines: list[bytes]) -> list[tuple[bytes, SourceRef | None]]:
@@ -96,13 +115,14 @@ def _deep_event(event_id: str, levels: int, collection: str) -> bytes:
 
 
 def test_unstorably_deep_unmodelled_fields_are_too_deep_and_do_not_hide_a_valid_copy(enrichers: Enrichers) -> None:
-    # 300 levels parse (orjson reads up to 1024) but cannot be written back as JSON (254): reject as
-    # too_deep, and the valid copy of the same id later in the batch must still load (it was once
-    # counted as a duplicate of the rejected one and lost).
-    lines = [_deep_event("dup-1", 300, "first"), _deep_event("dup-1", 3, "second"), _deep_event("ok", 200, "deep")]
+    # 300 levels parse (orjson reads up to 1024) but pass pulse's nesting limit (64; orjson cannot write
+    # back more than 254): reject as too_deep, and the valid copy of the same id later in the batch must
+    # still load (it was once counted as a duplicate of the rejected one and lost). 63 arrays inside the
+    # event object are exactly 64 levels: stored.
+    lines = [_deep_event("dup-1", 300, "first"), _deep_event("dup-1", 3, "second"), _deep_event("ok", 63, "deep")]
     batch = transform_batch(_messages(lines), enrichers, now=NOW)
     assert [(r.reason, r.stage, r.source.offset if r.source else None) for r in batch.rejections] == [
-        (RejectReason.TOO_DEEP, "validate", 0)
+        (RejectReason.TOO_DEEP, "decode", 0)
     ]
     assert [(_row(r)["event_id"], _row(r)["collection"]) for r in batch.facts] == [("dup-1", "second"), ("ok", "deep")]
     assert batch.duplicates_in_batch == 0
@@ -153,3 +173,144 @@ def test_any_json_object_with_a_time_becomes_a_storable_row_or_a_rejection(enric
         for value in row:
             if isinstance(value, str):
                 assert "\x00" not in value, "PostgreSQL text cannot hold U+0000"
+
+
+# ---------------------------------------------------------------------------- bounded keys and flags
+def _view(**fields: object) -> bytes:
+    doc = {"id": "v-1", "collection": "view_product_detail", "time_stamp": 1716883882, "product_id": "96672",
+           "current_url": "https://www.glamira.de/ring.html", **fields}
+    return json.dumps(doc).encode()
+
+
+def _key_values(batch: StarBatch) -> list[str]:
+    """Every text that reaches a rollup primary key or a dimension's UNIQUE index."""
+    staged = [_row(row)[column] for row in batch.facts for column in KEY_COLUMNS]
+    unique = [row[1] for table in ("dim_product", "dim_store", "dim_browser", "dim_os", "dim_device_type")
+              for row in batch.dims[table].values()]
+    return [value for value in staged + unique if isinstance(value, str)]
+
+
+def test_the_incident_referrer_gets_a_bounded_key_and_the_dimension_keeps_it_whole(enrichers: Enrichers) -> None:
+    referrer = "https://www.google.com/url?q=" + "%E2%82%AC" * 877  # 7,922 characters, as in the incident
+    other = referrer[:-1] + "F"  # differs in the last character only
+    batch = transform_batch(_messages([_view(referrer_url=referrer), _view(id="v-2", referrer_url=other)]),
+                            enrichers, now=NOW)
+    assert batch.rejections == []
+    keys = [_row(row)["referrer_url"] for row in batch.facts]
+    assert all(isinstance(k, str) and len(k.encode()) <= MAX_KEY_BYTES for k in keys)
+    assert keys[0] != keys[1] and keys == [bounded_key(referrer), bounded_key(other)]
+    assert sorted(row[1] for row in batch.dims["dim_referrer"].values()) == sorted([referrer, other])
+
+
+def test_truncated_fields_are_listed_in_the_extra_column(enrichers: Enrichers) -> None:
+    batch = transform_batch(_messages([_view(key_search="ring " * 300, colour="red")]), enrichers, now=NOW)
+    extra = json.loads(str(_row(batch.facts[0])["extra"]))
+    assert extra == {"colour": "red", TRUNCATED_KEY: ["key_search"]}
+    assert _row(batch.facts[0])["key_search"] == ("ring " * 300)[:1024].rstrip()
+
+
+def test_a_row_without_truncation_has_no_flag(enrichers: Enrichers) -> None:
+    batch = transform_batch(_messages([_view()]), enrichers, now=NOW)
+    assert _row(batch.facts[0])["extra"] is None
+
+
+def test_families_a_user_agent_rule_captures_are_bounded(enrichers: Enrichers) -> None:
+    # ua-parser's families are regex captures; a rule that captures everything stands in for a hostile match.
+    hostile = Enrichers.create(hash_key=KEY, max_event_age_days=FIXTURE_AGE_DAYS)
+    parser = hostile.user_agents
+    parser._resolver = ua_parser.BasicResolver(([UserAgentMatcher(r"(.+)")], [OSMatcher(r"(.+)")], []))
+    agent = "Mozilla/5.0 " + "\U0001f48d" * 900
+    info = parser.parse(agent)
+    assert info.browser == agent[:MAX_FAMILY_LENGTH] and info.os == agent[:MAX_FAMILY_LENGTH]
+    batch = transform_batch(_messages([_view(user_agent=agent)]), hostile, now=NOW)
+    assert (_row(batch.facts[0])["browser"], _row(batch.facts[0])["os"]) == (info.browser, info.os)
+
+
+def test_the_event_time_bounds_travel_with_the_enrichers() -> None:
+    strict = Enrichers.create(hash_key=KEY, max_event_age_days=1, max_future_skew_s=60)
+    now = 1716883882 + 3600.0
+    lines = [_view(), _view(id="old", time_stamp=1716883882 - 86_400 * 2), _view(id="ahead", time_stamp=now + 120)]
+    batch = transform_batch(_messages(lines), strict, now=now)
+    assert [_row(row)["event_id"] for row in batch.facts] == ["v-1"]
+    assert [r.reason for r in batch.rejections] == [RejectReason.EVENT_TIME_OUT_OF_BOUNDS] * 2
+
+
+def test_the_engines_build_their_enrichers_from_the_settings(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, hash_key="unit-test-hash-key-0123456789",
+                             max_event_age_days=36_500, max_future_skew_s=600)
+    native = NativeEngine(settings).enrichers
+    assert (native.max_event_age_days, native.max_future_skew_s) == (36_500, 600)
+    config = ExecutorConfig(query_id="q", loader_url="postgresql://x", consumer_group="g", hash_key=b"k" * 16,
+                            geoip_database=None, storefronts_file=None, max_event_bytes=2048,
+                            retry_max_backoff_s=1.0, max_event_age_days=36_500, max_future_skew_s=600)
+    executor = enrichers_for(config)
+    assert (executor.max_event_bytes, executor.max_event_age_days, executor.max_future_skew_s) == (2048, 36_500, 600)
+
+
+# Oversized and odd values for every modelled field: long texts in many scripts (up to each field's limit
+# for fields that reject beyond it, far beyond it for those that truncate), numbers beyond 64 bits,
+# non-integral and huge floats, nesting, and the wrong types.
+_chars = st.sampled_from(["a", "é", "€", "\U0001f48d", " ", "%", "/", "\\"])
+_long_text = st.builds(lambda c, n: c * n, _chars, st.integers(0, 12_000))
+_odd = (_long_text | st.text(max_size=50) | st.integers(-(2**80), 2**80) | st.floats(allow_nan=False,
+        allow_infinity=False) | st.just(1e300) | st.booleans() | st.none()
+        | st.lists(st.text(max_size=5), max_size=3) | st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+def _oversized(name: str) -> st.SearchStrategy[object]:
+    """Mostly text at or beyond the field's limit (as far as the event can still load), sometimes anything."""
+    limit = FIELD_LIMITS[name]
+    if limit.policy is Policy.TRUNCATE:
+        sized = _long_text
+    else:
+        sized = st.builds(lambda c, n: "x" + c * n, _chars, st.integers(0, limit.max_chars - 1))
+    return st.sampled_from([sized] * 7 + [_odd]).flatmap(lambda strategy: strategy)
+
+
+_odd_options = st.lists(st.fixed_dictionaries({"option_label": _oversized("option.label"),
+                                               "value_label": _oversized("option.value")}), max_size=3) | _odd
+_odd_cart = st.lists(st.fixed_dictionaries({"product_id": _oversized("cart_products.product_id"), "amount": _odd,
+                                            "price": _odd, "currency": _oversized("cart_products.currency")}),
+                     max_size=3) | _odd
+MODELLED_FIELDS = ["id", "_id", "ip", "user_agent", "device_id", "email", "email_address", "current_url",
+                   "referrer_url", "product_id", "viewing_product_id", "recommendation_product_id", "store_id",
+                   "order_id", "api_version", "local_time", "user_id_db", "resolution", "utm_source", "utm_medium",
+                   "key_search", "cat_id"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(
+    values=st.fixed_dictionaries({}, optional={name: _oversized(name) for name in MODELLED_FIELDS}),
+    option=_odd_options, cart=_odd_cart, collection=_oversized("collection"),
+)
+def test_oversized_values_in_every_field_never_raise_and_never_make_an_index_row_too_big(
+    enrichers: Enrichers, values: dict[str, object], option: object, cart: object, collection: str
+) -> None:
+    doc = {"time_stamp": 1716883882, "collection": collection, "option": option, "cart_products": cart, **values}
+    batch = transform_batch([(json.dumps(doc).encode(), None)], enrichers, now=NOW)
+    assert len(batch.facts) + len(batch.rejections) == 1
+    for value in _key_values(batch):
+        assert len(value.encode("utf-8")) <= 1024, "a value that reaches an index stays far below 2704 bytes"
+    for rejection in batch.rejections:
+        assert rejection.stage in ("decode", "validate"), rejection  # a reasoned rejection, never an enricher crash
+
+
+def _event_with_extra(extra: dict[str, object]) -> Event:
+    return Event(event_id="e", collection="view_product_detail",
+                 event_time=datetime.fromtimestamp(1716883882, tz=UTC), extra=extra)
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [({"n": 2**70}, RejectReason.UNENCODABLE_VALUE),
+     ({"deep": json.loads("[" * 300 + "]" * 300)}, RejectReason.TOO_DEEP)],
+)
+def test_a_value_the_json_encoder_refuses_names_the_real_problem(
+    enrichers: Enrichers, extra: dict[str, object], reason: RejectReason
+) -> None:
+    # Decode lets neither through (exact numbers, 64 levels); the model still says which it is, should one arrive.
+    dims: dict[str, dict[int, tuple[object, ...]]] = {name: {} for name in DIMENSIONS}
+    with pytest.raises(UnstorableValueError) as caught:
+        model_event(_event_with_extra(extra), enrichers, dims)
+    assert caught.value.reason is reason
