@@ -114,7 +114,7 @@ def _wait_until_queryable(
 ) -> float | None:
     """Seconds from `started` (monotonic, before the send) to the first successful query by the reader role,
     or None at the deadline."""
-    with connect(settings.reader_url) as conn:
+    with connect(settings.reader_url, setting=settings.reader_url_setting) as conn:
         conn.autocommit = True
         while True:
             row = conn.execute(
@@ -131,7 +131,7 @@ def _wait_until_queryable(
 def _record(settings: Settings, result: CanaryResult) -> CanaryResult:
     """Insert the run into canary_run (loader role); a failure to record is said in the detail."""
     try:
-        with connect(settings.loader_url) as conn:
+        with connect(settings.loader_url, setting=settings.loader_url_setting) as conn:
             conn.execute(_RECORD, {
                 "event_id": result.event_id, "sent_at": result.sent_at, "seen_at": result.seen_at,
                 "latency_ms": result.latency_ms, "max_latency_ms": result.max_latency_ms, "ok": result.ok,

@@ -187,7 +187,7 @@ def _topic_check(settings: Settings, metadata: ClusterMetadata | None) -> Check:
 # ---------------------------------------------------------------------------------------- PostgreSQL
 def _database(settings: Settings) -> tuple[psycopg.Connection | None, Check]:
     try:
-        conn = connect(settings.reader_url)
+        conn = connect(settings.reader_url, setting=settings.reader_url_setting)
     except PulseError as exc:
         return None, Check("postgresql", Status.fail, str(exc))
     conn.autocommit = True  # one failed query must not poison the checks after it
