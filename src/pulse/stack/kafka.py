@@ -24,6 +24,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pulse.errors import ConfigError, MissingToolError, TerminalError
+from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
 from pulse.stack import maven
 
@@ -46,10 +47,6 @@ STOP_TIMEOUT_S = 30.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 _log = logging.getLogger(__name__)
-# librdkafka reports every refused connection while the broker boots: keep that out of the terminal.
-_librdkafka_log = logging.getLogger("pulse.stack.kafka.librdkafka")
-_librdkafka_log.addHandler(logging.NullHandler())
-_librdkafka_log.propagate = False
 # Brokers started by this process: polled so an exited broker is reaped instead of left a zombie.
 _children: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # brokers started here -> their config
 
@@ -321,7 +318,8 @@ def _say(progress: Progress | None, message: str) -> None:
 
 def _admin(settings: Settings) -> AdminClient:
     host, port = bootstrap_address(settings)
-    return AdminClient({"bootstrap.servers": f"{host}:{port}"}, logger=_librdkafka_log)
+    # librdkafka reports every refused connection while the broker boots: DEBUG, not the terminal.
+    return AdminClient({"bootstrap.servers": f"{host}:{port}"}, logger=LIBRDKAFKA_LOG)
 
 
 def _port_open(host: str, port: int) -> bool:
