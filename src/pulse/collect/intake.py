@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from pulse.errors import ECHO_LIMIT
+
 # A client clock this far from ours is not believed: its time_stamp is replaced by the collector's.
 MAX_CLIENT_PAST_S = 24 * 3600  # the tracker's retry queue may hold events for a while
 MAX_CLIENT_FUTURE_S = 300
@@ -59,7 +61,7 @@ def parse_body(body: bytes, limits: Limits) -> list[dict[str, Any]]:
 
 
 def _bad_json(message: str) -> list[Any]:
-    raise IntakeError(400, "invalid_json", f"not JSON, a JSON array or NDJSON: {message}")
+    raise IntakeError(400, "invalid_json", f"not JSON, a JSON array or NDJSON: {message[:ECHO_LIMIT]}")
 
 
 def _ndjson(body: bytes) -> list[Any]:
@@ -70,7 +72,7 @@ def _ndjson(body: bytes) -> list[Any]:
         try:
             items.append(orjson.loads(line))
         except orjson.JSONDecodeError as exc:
-            raise IntakeError(400, "invalid_json", f"NDJSON line {number}: {exc}") from None
+            raise IntakeError(400, "invalid_json", f"NDJSON line {number}: {str(exc)[:ECHO_LIMIT]}") from None
     return items
 
 
