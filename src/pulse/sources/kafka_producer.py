@@ -63,8 +63,9 @@ def produce_synthetic(
         for event in generator.events(count):
             yield event["device_id"].encode(), encode(event), 1
 
+    producer = _Producer(settings)  # Kafka unreachable: an error now, before any progress bar
     with _meter(progress, f"synthetic → {settings.topic}", total=count, by_bytes=False) as advance:
-        return _send(settings, messages(), rate, advance)
+        return _send(producer, messages(), rate, advance)
 
 
 def replay_file(settings: Settings, path: Path, rate: float | None, progress: bool = True) -> int:
@@ -84,8 +85,9 @@ def replay_file(settings: Settings, path: Path, rate: float | None, progress: bo
             for line in lines:
                 yield None, line[:-1] if line.endswith(b"\n") else line, len(line)
 
+    producer = _Producer(settings)
     with _meter(progress, f"{path.name} → {settings.topic}", total=size, by_bytes=True) as advance:
-        return _send(settings, messages(), rate, advance)
+        return _send(producer, messages(), rate, advance)
 
 
 def produce_forever(settings: Settings, rate: float, seed: int, stop_event: threading.Event) -> int:
@@ -99,7 +101,7 @@ def produce_forever(settings: Settings, rate: float, seed: int, stop_event: thre
             event = generator.next_event()
             yield event["device_id"].encode(), encode(event), 1
 
-    return _send(settings, messages(), rate, lambda units, events: None, stop_event)
+    return _send(_Producer(settings), messages(), rate, lambda units, events: None, stop_event)
 
 
 # --- the sending loop ----------------------------------------------------------------------------
@@ -158,21 +160,29 @@ def producer_config(settings: Settings, deliveries: _Deliveries) -> dict[str, An
     }
 
 
+class _Producer:
+    """A producer, its delivery tally, and the topic checked reachable (raises before anything is sent)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.topic
+        self.where = f"{BOOTSTRAP_SETTING}={settings.kafka_bootstrap}"
+        self.deliveries = _Deliveries()
+        self.client = Producer(producer_config(settings, self.deliveries))
+        _check_topic(self.client, self.topic, self.where)
+
+
 def _send(
-    settings: Settings,
+    sending: _Producer,
     messages: Iterable[Outgoing],
     rate: float | None,
     advance: Callable[[int, int], None],
     stop: threading.Event | None = None,
 ) -> int:
-    """Check the topic is reachable; produce every message, paced; flush; raise TransientError if any was not
-    delivered. A bounded send (no `stop`) stops producing at the first failed delivery: it has failed already."""
-    deliveries = _Deliveries()
+    """Produce every message, paced; flush; raise TransientError if any was not delivered. A bounded send
+    (no `stop`) stops producing at the first failed delivery: it has failed already."""
+    producer, deliveries, where = sending.client, sending.deliveries, sending.where
     pacer = _Pacer(rate)
-    producer = Producer(producer_config(settings, deliveries))
-    where = f"{BOOTSTRAP_SETTING}={settings.kafka_bootstrap}"
-    _check_topic(producer, settings.topic, where)
-    topic, attempted, units = settings.topic, 0, 0
+    topic, attempted, units = sending.topic, 0, 0
     try:
         for key, value, work in messages:
             if (stop is not None and stop.is_set()) or (stop is None and deliveries.failed):
