@@ -331,7 +331,7 @@ def connect(url: str, *, setting: str = "PULSE_DATABASE_URL") -> psycopg.Connect
         conn.commit()
         return conn
     except psycopg.OperationalError as exc:
-        raise _classify_connect_error(exc, setting) from None
+        raise _classify_connect_error(exc, setting, _role_of(url)) from None
     except psycopg.ProgrammingError:  # libpq could not parse the URL: never repeat it (it may hold a password)
         raise TerminalError(f"{setting} is not a valid PostgreSQL connection string") from None
 
@@ -349,11 +349,23 @@ _TERMINAL_CONNECT_HINTS = (
 )
 
 
-def _classify_connect_error(exc: Exception, setting: str = "PULSE_DATABASE_URL") -> Exception:
+def _classify_connect_error(exc: Exception, setting: str = "PULSE_DATABASE_URL", role: str | None = None) -> Exception:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if any(hint in message.lower() for hint in _TERMINAL_CONNECT_HINTS):
-        return TerminalError(f"PostgreSQL refused the connection: {message} (check {setting} and the roles)")
+        who = f"the login of role {role!r}" if role else "the connection"
+        return TerminalError(f"PostgreSQL refused {who}: {message} (check {setting} and the roles)")
     return TransientError(f"PostgreSQL unavailable: {message} (is it running? check {setting})")
+
+
+def _role_of(url: str) -> str | None:
+    """The user a connection string logs in as (never its password), for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        user = conninfo_to_dict(url).get("user")
+    except psycopg.ProgrammingError:
+        return None
+    return str(user) if user else None
 
 
 class _translate_errors:
