@@ -8,17 +8,14 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from pulse.errors import ConfigError, quoted
+from pulse.setting_values import check_conninfo, describe_problem, is_host, is_origin, is_port, is_web_url
 
 DEFAULT_VIEW_COLLECTIONS = ("view_product_detail",)
 MAX_BATCH_EVENTS = 100_000  # librdkafka's consume() takes at most 1,000,000; a batch is one transaction
@@ -251,7 +248,7 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for entry in value:
-            if entry != "*" and not _is_origin(entry):
+            if entry != "*" and not is_origin(entry):
                 raise ValueError(
                     f"holds {quoted(entry)}, which is not an origin like https://www.glamira.de (or \"*\")"
                 )
@@ -262,7 +259,7 @@ class Settings(BaseSettings):
     def _bootstrap(cls, value: str) -> str:
         for server in value.split(","):
             host, _, port = server.strip().rpartition(":")
-            if not host.strip("[]") or not _is_port(port):
+            if not host.strip("[]") or not is_port(port):
                 raise ValueError(f"must be host:port[,host:port...] like 127.0.0.1:9092 (got {quoted(value)})")
         return value
 
@@ -283,7 +280,7 @@ class Settings(BaseSettings):
     @field_validator("collect_host", "api_host", "metrics_host")
     @classmethod
     def _listen_address(cls, value: str) -> str:
-        if not _is_host(value):
+        if not is_host(value):
             raise ValueError(f"is not an IP address or host name (got {quoted(value)})")
         return value
 
@@ -291,20 +288,20 @@ class Settings(BaseSettings):
     @classmethod
     def _connection_string(cls, value: str | None) -> str | None:
         if value is not None:
-            _check_conninfo(value)
+            check_conninfo(value)
         return value
 
     @field_validator("superset_url")
     @classmethod
     def _web_url(cls, value: str) -> str:
-        if not _is_web_url(value):
+        if not is_web_url(value):
             raise ValueError(f"is not an http(s) URL like http://127.0.0.1:8088 (got {quoted(value)})")
         return value
 
     @field_validator("slack_webhook_url")
     @classmethod
     def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().strip() and not _is_web_url(value.get_secret_value()):
+        if value is not None and value.get_secret_value().strip() and not is_web_url(value.get_secret_value()):
             raise ValueError("is not an http(s) URL like https://hooks.slack.com/services/... (value not shown)")
         return value
 
@@ -372,6 +369,8 @@ class Settings(BaseSettings):
 
 
 STACK_ENV_FILE = "stack.env"
+_SECRET_FIELDS = {"hash_key", "api_token", "slack_webhook_url", "superset_password", "database_url",
+                  "loader_database_url", "reader_database_url", "superset_warehouse_url"}  # values never shown
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -388,82 +387,12 @@ def load_settings(**overrides: object) -> Settings:
             **{k: v for k, v in overrides.items() if v is not None},  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        raise ConfigError(f"invalid setting: {'; '.join(_describe(err) for err in exc.errors())}") from None
+        problems = "; ".join(describe_problem(err, _SECRET_FIELDS) for err in exc.errors())
+        raise ConfigError(f"invalid setting: {problems}") from None
     except SettingsError as exc:  # a value pydantic-settings could not even decode (a non-JSON complex value)
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"PULSE_{field.group(1).upper()}" if field else "a PULSE_* variable"
         raise ConfigError(f'invalid setting: {name} must be JSON, e.g. ["a","b"]') from None
-
-
-_SECRET_FIELDS = {"hash_key", "api_token", "slack_webhook_url", "superset_password", "database_url",
-                  "loader_database_url", "reader_database_url", "superset_warehouse_url"}
-_PHRASES = {  # pydantic's error types -> what the operator reads after the variable name
-    "less_than_equal": "must be at most {le}", "less_than": "must be less than {lt}",
-    "greater_than_equal": "must be at least {ge}", "greater_than": "must be more than {gt}",
-    "int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
-    "float_parsing": "must be a number", "bool_parsing": "must be true or false",
-    "finite_number": "must be a finite number", "string_type": "must be text",
-}
-
-
-def _describe(err: ErrorDetails) -> str:
-    """One problem as `PULSE_NAME <what is wrong> (got <value>)`; secrets are never shown."""
-    loc = err["loc"]
-    name = f"PULSE_{str(loc[0]).upper()}" if loc else ""
-    if err["type"] == "value_error":
-        text = err["msg"].removeprefix("Value error, ")
-        return f"{name} {text}".strip()
-    phrase = _PHRASES.get(err["type"])
-    text = phrase.format(**err.get("ctx", {})) if phrase else f"is not valid: {err['msg']}"
-    if len(loc) > 1:
-        text += f" (item {loc[1]})"
-    if loc and str(loc[0]) not in _SECRET_FIELDS and isinstance(err.get("input"), str | int | float):
-        text += f" (got {quoted(err['input'])})"
-    return f"{name} {text}".strip()
-
-
-def _is_port(text: str) -> bool:
-    return text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535
-
-
-def _is_host(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-        return True
-    except ValueError:
-        return bool(re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?", text))
-
-
-def _is_web_url(text: str) -> bool:
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError on a port out of range
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in text)
-
-
-def _is_origin(text: str) -> bool:
-    """scheme://host[:port] as a browser sends it in Origin (a trailing / is tolerated)."""
-    parts = urlsplit(text)
-    return _is_web_url(text) and parts.path in ("", "/") and not parts.query and not parts.fragment \
-        and "@" not in parts.netloc
-
-
-def _check_conninfo(url: str) -> None:
-    """ValueError unless libpq can read `url`; the message never repeats the URL (it may hold a password)."""
-    try:
-        parts: dict[str, Any] = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        hint = " (write spaces as %20)" if "spaces" in str(exc) else ""
-        raise ValueError(
-            f"is not a PostgreSQL connection string like postgresql://user@host:5432/database{hint}"
-        ) from None
-    ports = str(parts.get("port") or "5432")
-    for port in ports.split(","):
-        if not _is_port(port.strip()):
-            raise ValueError(f"has port {quoted(port)}: a port is a number from 1 to 65535")
 
 
 @lru_cache(maxsize=1)
