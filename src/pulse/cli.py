@@ -247,6 +247,20 @@ def _reader() -> Any:
     return connect(settings.reader_url, setting=settings.reader_url_setting)
 
 
+def _check_listen(host: str, port: int, settings_hint: str) -> None:
+    """A ConfigError now, rather than a server log line later, when nothing can listen on host:port."""
+    import socket
+
+    from pulse.errors import ConfigError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): check {settings_hint}") from None
+
+
 def _check_login(url: str, setting: str) -> None:
     """Stop now when the role cannot log in (a wrong user or password); a database that is down is waited for
     (the engines retry, the API answers 503 until it is back)."""
@@ -335,8 +349,10 @@ def collect(
     from pulse.collect.app import serve
 
     settings = load_settings()
-    console.print(f"pulse collector on http://{host or settings.collect_host}:{port or settings.collect_port}"
-                  f"/collect -> Kafka {settings.kafka_bootstrap} topic {settings.topic}")
+    host, port = host or settings.collect_host, port or settings.collect_port
+    _check_listen(host, port, "PULSE_COLLECT_HOST / PULSE_COLLECT_PORT (or --host / --port)")
+    console.print(f"pulse collector on http://{host}:{port}/collect -> Kafka {settings.kafka_bootstrap}"
+                  f" topic {settings.topic}")
     serve(settings, host=host, port=port)
 
 
@@ -351,7 +367,9 @@ def serve(
 
     settings = _settings()
     _check_login(settings.reader_url, settings.reader_url_setting)
-    url = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    host, port = host or settings.api_host, port or settings.api_port
+    _check_listen(host, port, "PULSE_API_HOST / PULSE_API_PORT (or --host / --port)")
+    url = f"http://{host}:{port}"
     auth = "bearer token required" if settings.api_token else "no token (PULSE_API_TOKEN unset)"
     console.print(f"pulse live page on {url}/ · API {url}/api/kpis · docs {url}/docs · {auth}")
     serve_api(settings, host=host, port=port)
@@ -713,7 +731,7 @@ def main() -> None:
 
 def _fail(message: str, code: int) -> NoReturn:
     """Print `error: message` as one line (no markup: settings may hold brackets) and exit."""
-    text = " ".join(message.split())
+    text = " | ".join(" ".join(line.split()) for line in message.splitlines() if line.strip())
     err_console.print(Text.assemble(("error:", "red"), " ", text), soft_wrap=True, highlight=False)
     sys.exit(code)
 

@@ -3,6 +3,7 @@ one line on stderr that names what to fix, no traceback. These need no running s
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,19 @@ def test_raw_client_failures_are_named_and_a_bug_is_left_alone() -> None:
     for bug in (ZeroDivisionError("bug"), KeyError("bug"), FileNotFoundError(2, "No such file"),
                 KafkaException(KafkaError(KafkaError.INVALID_CONFIG, "bad")), psycopg.errors.SyntaxError("x")):
         assert operator_message(bug) is None, bug
+
+
+@pytest.mark.parametrize(("env", "argv", "names"), [
+    ({}, ["collect", "--port", "{port}"], ["PULSE_COLLECT_PORT", "--port", "in use"]),
+    ({"PULSE_API_PORT": "{port}"}, ["serve"], ["PULSE_API_PORT", "in use"]),
+])
+def test_a_port_someone_else_listens_on_is_one_line_before_anything_starts(
+    tmp_path: Path, env: dict[str, str], argv: list[str], names: list[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run_pulse({"PULSE_HOME": str(tmp_path), **{k: v.format(port=port) for k, v in env.items()}},
+                           *(arg.format(port=port) for arg in argv), timeout=60)
+    assert_one_line_error(result, *names, f"127.0.0.1:{port}")
