@@ -748,15 +748,13 @@ def operator_message(exc: BaseException) -> str | None:
         return f"PostgreSQL: {first} (check {settings})"
     if isinstance(exc, psycopg.ProgrammingError) and "connection info string" in str(exc):
         return f"not a valid PostgreSQL connection string (check {settings})"
-    if isinstance(exc, KafkaException) and isinstance(exc.args[0], KafkaError):
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
         error: KafkaError = exc.args[0]
         if error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,
                             KafkaError._TIMED_OUT, KafkaError._MSG_TIMED_OUT):
             return f"Kafka unreachable ({error.str()}): check PULSE_KAFKA_BOOTSTRAP and that Kafka runs"
     if isinstance(exc, PermissionError) and exc.filename:
         return f"cannot use {exc.filename}: {exc.strerror} (check PULSE_HOME and the permissions of its files)"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"connection refused: {exc.strerror} (is the service running? check its PULSE_* address setting)"
     return None
 
 

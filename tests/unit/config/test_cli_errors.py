@@ -93,7 +93,8 @@ def test_raw_client_failures_are_named_and_a_bug_is_left_alone() -> None:
     assert denied is not None and "/srv/pulse/stack.lock" in denied and "PULSE_HOME" in denied
     # anything else is a bug: main() re-raises it with its traceback
     for bug in (ZeroDivisionError("bug"), KeyError("bug"), FileNotFoundError(2, "No such file"),
-                KafkaException(KafkaError(KafkaError.INVALID_CONFIG, "bad")), psycopg.errors.SyntaxError("x")):
+                KafkaException(KafkaError(KafkaError.INVALID_CONFIG, "bad")), KafkaException(),
+                ConnectionRefusedError(111, "Connection refused"), psycopg.errors.SyntaxError("x")):
         assert operator_message(bug) is None, bug
 
 
