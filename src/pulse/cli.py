@@ -9,13 +9,15 @@ import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from pulse.errors import PulseError
+from pulse.errors import PulseError, quoted
 from pulse.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -28,6 +30,7 @@ app.add_typer(stack_app, name="stack")
 console = Console()
 err_console = Console(stderr=True)
 log = logging.getLogger("pulse")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class OutputFormat(StrEnum):
@@ -55,7 +58,10 @@ def _main(
         secrets = []
     if log_format not in ("text", "json"):
         raise typer.BadParameter("use text or json", param_hint="--log-format")
-    configure_logging(log_level, log_format, secrets=secrets)
+    if log_level.upper() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{quoted(log_level)} is not a level: use {', '.join(LOG_LEVELS)}",
+                                 param_hint="--log-level")
+    configure_logging(log_level.upper(), log_format, secrets=secrets)
 
 
 def _settings() -> Settings:
@@ -140,6 +146,7 @@ def run(
     from pulse.engines.native import NativeEngine
 
     settings = _settings()
+    _check_login(settings.loader_url, settings.loader_url_setting)
     engine = NativeEngine(settings)
     engine.install_signal_handlers()
     # ---- metrics: the engine's /metrics endpoint, for the life of the engine
@@ -219,9 +226,10 @@ def _window(day: str | None, tz: str | None, include_bots: bool | None) -> Any:
     settings = _settings()
     zone = tz or settings.timezone
     try:
-        load_settings(timezone=zone)
-    except PulseError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tz") from None
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise typer.BadParameter(f"{quoted(zone)} is not an IANA time zone like Europe/Berlin",
+                                 param_hint="--tz") from None
     try:
         chosen = date.fromisoformat(day) if day else today_in(zone)
     except ValueError:
@@ -235,7 +243,34 @@ def _window(day: str | None, tz: str | None, include_bots: bool | None) -> Any:
 def _reader() -> Any:
     from pulse.warehouse.loader import connect
 
-    return connect(_settings().reader_url)
+    settings = _settings()
+    return connect(settings.reader_url, setting=settings.reader_url_setting)
+
+
+def _check_listen(host: str, port: int, settings_hint: str) -> None:
+    """A ConfigError now, rather than a server log line later, when nothing can listen on host:port."""
+    import socket
+
+    from pulse.errors import ConfigError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): check {settings_hint}") from None
+
+
+def _check_login(url: str, setting: str) -> None:
+    """Stop now when the role cannot log in (a wrong user or password); a database that is down is waited for
+    (the engines retry, the API answers 503 until it is back)."""
+    from pulse.errors import TransientError
+    from pulse.warehouse.loader import connect
+
+    try:
+        connect(url, setting=setting).close()
+    except TransientError:
+        pass
 
 
 @app.command()
@@ -306,14 +341,18 @@ def demo(
 @app.command()
 def collect(
     host: Annotated[str | None, typer.Option(help="Listen address (default: PULSE_COLLECT_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (default: PULSE_COLLECT_PORT).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Listen port (default: PULSE_COLLECT_PORT).")] = (
+        None
+    ),
 ) -> None:
     """Serve the HTTP collector: POST /collect (and a GET pixel) -> Kafka, with /metrics and /healthz."""
     from pulse.collect.app import serve
 
     settings = load_settings()
-    console.print(f"pulse collector on http://{host or settings.collect_host}:{port or settings.collect_port}"
-                  f"/collect -> Kafka {settings.kafka_bootstrap} topic {settings.topic}")
+    host, port = host or settings.collect_host, port or settings.collect_port
+    _check_listen(host, port, "PULSE_COLLECT_HOST / PULSE_COLLECT_PORT (or --host / --port)")
+    console.print(f"pulse collector on http://{host}:{port}/collect -> Kafka {settings.kafka_bootstrap}"
+                  f" topic {settings.topic}")
     serve(settings, host=host, port=port)
 
 
@@ -321,13 +360,16 @@ def collect(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default: PULSE_API_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (default: PULSE_API_PORT).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Listen port (default: PULSE_API_PORT).")] = None,
 ) -> None:
     """Serve the KPI API (/api/kpis/NAME, /api/stats, /healthz, /docs) and the live page at / (read-only role)."""
     from pulse.serve.api import serve as serve_api
 
     settings = _settings()
-    url = f"http://{host or settings.api_host}:{port or settings.api_port}"
+    _check_login(settings.reader_url, settings.reader_url_setting)
+    host, port = host or settings.api_host, port or settings.api_port
+    _check_listen(host, port, "PULSE_API_HOST / PULSE_API_PORT (or --host / --port)")
+    url = f"http://{host}:{port}"
     auth = "bearer token required" if settings.api_token else "no token (PULSE_API_TOKEN unset)"
     console.print(f"pulse live page on {url}/ · API {url}/api/kpis · docs {url}/docs · {auth}")
     serve_api(settings, host=host, port=port)
@@ -572,6 +614,7 @@ def spark(
     from pulse.engines.spark import SparkEngine, build_session, default_checkpoint
 
     settings = _settings()
+    _check_login(settings.loader_url, settings.loader_url_setting)
     session = build_session(None if submitted else (master or settings.spark_master))
     engine = SparkEngine(
         settings, session, checkpoint=checkpoint or default_checkpoint(settings), trigger_seconds=trigger,
@@ -604,7 +647,7 @@ def _superset_password(settings: Settings) -> str:
 
 @superset_app.command("up")
 def superset_up_cmd(
-    port: Annotated[int, typer.Option(help="Listen port on 127.0.0.1.")] = 8088,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Listen port on 127.0.0.1.")] = 8088,
 ) -> None:
     """Run a local Superset from .venv-superset until Ctrl-C (metadata in $PULSE_HOME/superset).
 
@@ -658,13 +701,61 @@ def superset_provision_cmd(
         console.print(f"dashboard: {done.dashboard_url}")
 
 
+# click's ClickException (usage errors): typer >= 0.29 vendors click, older typer uses it; BadParameter derives from it.
+_CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning pulse errors into a message and exit status 1."""
+    """Entry point. A bad setting, an unreachable service or a refused login ends as ONE line on stderr
+    naming what to fix, exit status 2 (usage errors too); a genuine bug still shows its traceback."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except _CLICK_ERROR as exc:  # a wrong option value, an unknown command
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(2)  # the help is already printed
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        usage: Any = exc
+        _fail(usage.format_message() + hint, usage.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
     except PulseError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        sys.exit(1)
+        _fail(str(exc), 2)
+    except Exception as exc:
+        message = operator_message(exc)
+        if message is None:
+            raise
+        _fail(message, 2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """Print `error: message` as one line (no markup: settings may hold brackets) and exit."""
+    text = " | ".join(" ".join(line.split()) for line in message.splitlines() if line.strip())
+    err_console.print(Text.assemble(("error:", "red"), " ", text), soft_wrap=True, highlight=False)
+    sys.exit(code)
+
+
+def operator_message(exc: BaseException) -> str | None:
+    """The one-line message for a known operational failure that escaped as a raw client exception
+    (a refused connection, a refused login, an unusable file under PULSE_HOME); None for anything else."""
+    import psycopg
+    from confluent_kafka import KafkaError, KafkaException
+
+    settings = "PULSE_DATABASE_URL (or PULSE_LOADER_DATABASE_URL / PULSE_READER_DATABASE_URL)"
+    if isinstance(exc, psycopg.OperationalError):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"PostgreSQL: {first} (check {settings})"
+    if isinstance(exc, psycopg.ProgrammingError) and "connection info string" in str(exc):
+        return f"not a valid PostgreSQL connection string (check {settings})"
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        error: KafkaError = exc.args[0]
+        if error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,
+                            KafkaError._TIMED_OUT, KafkaError._MSG_TIMED_OUT):
+            return f"Kafka unreachable ({error.str()}): check PULSE_KAFKA_BOOTSTRAP and that Kafka runs"
+    if isinstance(exc, PermissionError) and exc.filename:
+        return f"cannot use {exc.filename}: {exc.strerror} (check PULSE_HOME and the permissions of its files)"
+    return None
 
 
 if __name__ == "__main__":

@@ -33,3 +33,18 @@ class DataRejectedError(PulseError):
     def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate  # PostgreSQL's SQLSTATE: "the same way twice" compares it
+
+ECHO_LIMIT = 80
+
+
+def quoted(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` as a message may show it: repr'd, cut to `limit` characters (saying how long it was).
+
+    Every message that repeats what a user or client sent goes through this, so a 60 KB parameter
+    gives a short answer, not a 60 KB one.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(value) if isinstance(value, str | bytes) else len(text)
+    return f"{text[: max(limit - 1, 1)]}… ({size:,} characters)"

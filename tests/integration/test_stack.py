@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import stat
@@ -124,6 +125,25 @@ def test_stack_env_gives_later_commands_the_role_urls(stack_settings: Settings, 
     assert len(later.require_hash_key()) >= 16
     stack_up(stack_settings)
     assert up.stack_env.read_text() == text  # the key is kept across runs
+
+
+def test_pulse_home_is_private_to_its_owner(stack_settings: Settings, up: StackStatus) -> None:
+    home = stack_settings.home.expanduser().resolve()
+    readable = []
+    for directory, _subdirectories, filenames in os.walk(home):
+        for path in (Path(directory), *(Path(directory) / name for name in filenames)):
+            if path != home and stat.S_IMODE(path.lstat().st_mode) & 0o077:
+                readable.append(f"{oct(stat.S_IMODE(path.lstat().st_mode))} {path.relative_to(home)}")
+    assert readable == []
+    kafka_data = kafka.broker_files(stack_settings).data
+    segments = [p for p in kafka_data.rglob("*.log") if p.is_file()]
+    cluster = postgres.cluster_files(stack_settings)
+    assert segments and (cluster.data / "PG_VERSION").is_file()  # the walk did see the services' data
+    for path in (kafka_data, *segments, cluster.data, up.pgpass, up.stack_env):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    # as root the cluster runs as the postgres OS user: its own directories are its own
+    if os.geteuid() == 0:
+        assert {cluster.root.stat().st_uid, cluster.data.stat().st_uid} == {pwd.getpwnam("postgres").pw_uid}
 
 
 def test_restart_each_service(stack_settings: Settings, up: StackStatus) -> None:

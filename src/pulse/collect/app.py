@@ -40,6 +40,7 @@ from pulse.collect.intake import (
 from pulse.collect.metrics import CollectorMetrics
 from pulse.collect.producer import KafkaBridge, KafkaUnavailable
 from pulse.collect.ratelimit import RateLimiter
+from pulse.errors import quoted
 from pulse.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -103,7 +104,7 @@ def create_app(settings: Settings) -> Starlette:
     async def preflight(request: Request) -> Response:
         origin = request.headers.get("origin", "")
         if not origin or not collector.origin_allowed(origin):
-            return _error(403, "origin_not_allowed", f"origin {origin!r} may not send events here", {})
+            return _error(403, "origin_not_allowed", f"origin {quoted(origin)} may not send events here", {})
         headers = collector.cors_headers(request) | {
             "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
             "Access-Control-Allow-Headers": "Content-Type",
@@ -187,7 +188,7 @@ async def _collect(collector: Collector, request: Request, *, pixel: bool) -> Re
     origin = request.headers.get("origin")
     if origin and not collector.origin_allowed(origin):
         collector.metrics.rejected("origin_not_allowed")
-        return _error(403, "origin_not_allowed", f"origin {origin!r} may not send events here", {})
+        return _error(403, "origin_not_allowed", f"origin {quoted(origin)} may not send events here", {})
     try:
         events = _pixel_events(request) if pixel else parse_body(await _read_body(request, collector.limits),
                                                                   collector.limits)
@@ -218,8 +219,8 @@ async def _collect(collector: Collector, request: Request, *, pixel: bool) -> Re
 async def _read_body(request: Request, limits: Limits) -> bytes:
     """The body, refusing (413) as soon as it is known to pass the limit."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_body_bytes:
-        raise IntakeError(413, "body_too_large", f"body of {declared} bytes > limit {limits.max_body_bytes}")
+    if declared.isdigit() and (len(declared) > 18 or int(declared) > limits.max_body_bytes):
+        raise IntakeError(413, "body_too_large", f"body of {declared[:20]} bytes > limit {limits.max_body_bytes}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from pulse.errors import ECHO_LIMIT
 from pulse.events.limits import FIELD_LIMITS, MAX_NESTING, may_nest_too_deep, nesting_exceeds
 
 # A client clock this far from ours is not believed: its time_stamp is replaced by the collector's.
@@ -67,7 +68,7 @@ def json_refusal(message: str, where: str = "not JSON, a JSON array or NDJSON") 
     """The 400 for text orjson could not parse: too_deep when it nests past the parser's depth limit."""
     if "depth limit" in message or "recursion" in message.lower():
         return IntakeError(400, "too_deep", f"{where}: nested deeper than {MAX_NESTING} levels")
-    return IntakeError(400, "invalid_json", f"{where}: {message}")
+    return IntakeError(400, "invalid_json", f"{where}: {message[:ECHO_LIMIT]}")
 
 
 def _ndjson(body: bytes) -> list[Any]:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
+from pulse.sources.kafka import KafkaOutage
 
 LINGER_MS = 5
 QUEUE_MAX_MESSAGES = 200_000  # local queue bound: beyond it produce() refuses at once (503), never blocks
 POLL_INTERVAL_S = 0.05
-
-_log = logging.getLogger(__name__)
 
 
 class KafkaUnavailable(Exception):
@@ -66,6 +65,7 @@ class KafkaBridge:
         self.topic = settings.topic
         self.timeout_s = settings.collect_delivery_timeout_s
         self.broker_error: str | None = None
+        self._outage = KafkaOutage(settings.kafka_bootstrap)
         self._producer = Producer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -77,7 +77,7 @@ class KafkaBridge:
                 "message.timeout.ms": int(self.timeout_s * 1000),
                 "queue.buffering.max.messages": QUEUE_MAX_MESSAGES,
                 "error_cb": self._on_error,
-                "logger": _log,
+                "logger": LIBRDKAFKA_LOG,
             }
         )
         self._stop = threading.Event()
@@ -86,7 +86,7 @@ class KafkaBridge:
 
     def _on_error(self, err: KafkaError) -> None:
         self.broker_error = f"{err.name()}: {err.str()}"
-        _log.warning("Kafka: %s", self.broker_error)
+        self._outage.error(err)
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
@@ -115,7 +115,10 @@ class KafkaBridge:
         except KafkaException:
             return False
         topic = metadata.topics.get(self.topic)
-        return topic is not None and topic.error is None and bool(metadata.brokers)
+        up = topic is not None and topic.error is None and bool(metadata.brokers)
+        if up:
+            self._outage.recovered()
+        return up
 
     def close(self, timeout_s: float = 10.0) -> int:
         """Stop polling and flush what is queued; return how many messages were left undelivered."""

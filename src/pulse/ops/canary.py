@@ -19,6 +19,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pulse.errors import PulseError
 from pulse.model.star import CANARY_COLLECTION
+from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
 from pulse.warehouse.loader import connect
 
@@ -92,21 +93,15 @@ def _produce(settings: Settings, event_id: str, payload: bytes, timeout_s: float
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
         "linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000), "client.id": "pulse-canary",
-        "logger": _Quiet(),
+        "logger": LIBRDKAFKA_LOG,  # librdkafka chatter is not the canary's output: its result says what matters
     }
     producer = Producer(config)
     producer.produce(settings.topic, key=event_id.encode(), value=payload, on_delivery=delivered)
     left = producer.flush(timeout_s)
     if left or errors:
         reason = errors[0].str() if errors else f"no acknowledgement within {timeout_s:g} s"
-        raise PulseError(f"could not send the canary to Kafka at {settings.kafka_bootstrap}: {reason}")
-
-
-class _Quiet:
-    """librdkafka chatter is not the canary's output: its result says what matters."""
-
-    def log(self, *_: object, **__: object) -> None:
-        return None
+        raise PulseError(f"could not send the canary to Kafka at PULSE_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}:"
+                         f" {reason}")
 
 
 def _wait_until_queryable(
@@ -114,7 +109,7 @@ def _wait_until_queryable(
 ) -> float | None:
     """Seconds from `started` (monotonic, before the send) to the first successful query by the reader role,
     or None at the deadline."""
-    with connect(settings.reader_url) as conn:
+    with connect(settings.reader_url, setting=settings.reader_url_setting) as conn:
         conn.autocommit = True
         while True:
             row = conn.execute(
@@ -131,7 +126,7 @@ def _wait_until_queryable(
 def _record(settings: Settings, result: CanaryResult) -> CanaryResult:
     """Insert the run into canary_run (loader role); a failure to record is said in the detail."""
     try:
-        with connect(settings.loader_url) as conn:
+        with connect(settings.loader_url, setting=settings.loader_url_setting) as conn:
             conn.execute(_RECORD, {
                 "event_id": result.event_id, "sent_at": result.sent_at, "seen_at": result.seen_at,
                 "latency_ms": result.latency_ms, "max_latency_ms": result.max_latency_ms, "ok": result.ok,

@@ -16,6 +16,7 @@ from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 
 from pulse.errors import PulseError
+from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
 from pulse.warehouse.loader import connect
 from pulse.warehouse.migrate import available_migrations
@@ -138,16 +139,9 @@ def _admin(settings: Settings, timeout_s: float) -> AdminClient:
         "bootstrap.servers": settings.kafka_bootstrap,
         "socket.timeout.ms": int(timeout_s * 1000),
         "socket.connection.setup.timeout.ms": int(timeout_s * 1000),
-        "logger": _SilentLogger(),
+        "logger": LIBRDKAFKA_LOG,  # connection chatter is not health output: the report says what matters
     }
     return AdminClient(config)
-
-
-class _SilentLogger:
-    """librdkafka's connection chatter is not health output: the report says what matters."""
-
-    def log(self, *_: object, **__: object) -> None:
-        return None
 
 
 def _kafka_metadata(settings: Settings, timeout_s: float) -> tuple[ClusterMetadata | None, Check]:
@@ -187,7 +181,7 @@ def _topic_check(settings: Settings, metadata: ClusterMetadata | None) -> Check:
 # ---------------------------------------------------------------------------------------- PostgreSQL
 def _database(settings: Settings) -> tuple[psycopg.Connection | None, Check]:
     try:
-        conn = connect(settings.reader_url)
+        conn = connect(settings.reader_url, setting=settings.reader_url_setting)
     except PulseError as exc:
         return None, Check("postgresql", Status.fail, str(exc))
     conn.autocommit = True  # one failed query must not poison the checks after it

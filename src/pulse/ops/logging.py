@@ -4,6 +4,7 @@ pulse's own fields live under `pulse.*` (ECS reserves no such namespace): `pulse
 `pulse.kafka.topic`, `pulse.kafka.offsets` ("partition:first-last" per partition), ... Every record
 passes `redact_value` before it is written, whichever format: secrets registered at start-up, passwords
 in connection strings, e-mail addresses, full IP addresses and raw event payloads never reach a log.
+Loopback addresses (127.0.0.0/8, ::1) are kept: they name this machine, not a person.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def register_secret(value: str | SecretStr | bytes | None) -> None:
 
 def _truncate_ipv4(match: re.Match[str]) -> str:
     if not all(int(part) <= 255 for part in match.groups()):
+        return match.group(0)
+    if match.group(1) == "127" or match.group(0) == "0.0.0.0":  # this machine: no person, and operators need it
         return match.group(0)
     return f"{match.group(1)}.{match.group(2)}.{match.group(3)}.x"
 
@@ -128,6 +131,26 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             text += "\n" + redact_text(self.formatException(record.exc_info))
         return text
+
+
+class LibrdkafkaLog:
+    """The `logger` of every Kafka client pulse builds: librdkafka's own lines go to DEBUG.
+
+    librdkafka logs each refused connection (about 20 lines a second while Kafka is down) at warning
+    level. pulse reports an outage itself, once per backoff step and naming the setting (see
+    `pulse.sources.kafka.KafkaOutage`); the raw lines stay available with `--log-level DEBUG`.
+    """
+
+    def __init__(self, name: str = "pulse.librdkafka") -> None:
+        self._log = logging.getLogger(name)
+
+    def log(self, level: int, msg: str, *args: object) -> None:
+        """Called by confluent_kafka with a syslog-mapped level, which is deliberately ignored."""
+        if self._log.isEnabledFor(logging.DEBUG):
+            self._log.debug(msg, *args)
+
+
+LIBRDKAFKA_LOG = LibrdkafkaLog()
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str | SecretStr | None] = ()) -> None:

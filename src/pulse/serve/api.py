@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pulse.errors import BadRequestError
+from pulse.errors import ECHO_LIMIT, BadRequestError, quoted
 from pulse.ops.metrics import ApiMetrics
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, as_of, load_stats, run_kpi, today_in
@@ -87,16 +87,17 @@ class KpiReader:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ApiError(422, "invalid_parameter",
-                           f"tz: {zone!r} is not an IANA time zone (example: Europe/Berlin)") from None
+                           f"tz: {quoted(zone)} is not an IANA time zone (example: Europe/Berlin)") from None
         if day is None:
             chosen = today_in(zone)
         else:
             try:
                 chosen = date.fromisoformat(day)
             except ValueError:
-                raise ApiError(422, "invalid_parameter", f"date: {day!r} is not a date like 2026-11-28") from None
+                raise ApiError(422, "invalid_parameter",
+                               f"date: {quoted(day)} is not a date like 2026-11-28") from None
             if not 1970 <= chosen.year <= 9998:
-                raise ApiError(422, "invalid_parameter", f"date: {day!r} is out of range (1970 to 9998)")
+                raise ApiError(422, "invalid_parameter", f"date: {quoted(day)} is out of range (1970 to 9998)")
         bots = self.settings.include_bots if include_bots is None else include_bots
         return KpiWindow(day=chosen, tz=zone, view_collections=self.settings.view_collections, include_bots=bots)
 
@@ -119,7 +120,7 @@ def _check_text(name: str, value: str) -> None:
     """Identifiers are 1-64 printable characters (PostgreSQL text cannot even hold U+0000)."""
     if not value.strip() or len(value) > MAX_TEXT_PARAM or any(ch < " " or ch == "\x7f" for ch in value):
         raise ApiError(422, "invalid_parameter",
-                       f"{name}: {value[:80]!r} is not valid (1 to {MAX_TEXT_PARAM} printable characters)")
+                       f"{name}: {quoted(value)} is not valid (1 to {MAX_TEXT_PARAM} printable characters)")
 
 
 def _first_line(exc: Exception) -> str:
@@ -200,7 +201,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @api.get("/kpis/{name}", include_in_schema=False)
     def unknown_kpi(name: str) -> dict[str, Any]:
-        raise ApiError(404, "unknown_kpi", f"unknown KPI {name!r}; choose one of: {', '.join(KPI_NAMES)}")
+        raise ApiError(404, "unknown_kpi", f"unknown KPI {quoted(name)}; choose one of: {', '.join(KPI_NAMES)}")
 
     @api.get("/stats", summary="Events loaded, duplicates skipped, quarantined by reason, freshness")
     def stats() -> dict[str, Any]:
@@ -300,13 +301,14 @@ def _add_error_handlers(app: FastAPI) -> None:
             if err.get("type") == "missing":
                 problems.append(f"{where}: this query parameter is required")
             else:
-                problems.append(f"{where}: {err.get('msg')} (got {err.get('input')!r})")
+                problems.append(f"{quoted(where)[1:-1]}: {err.get('msg')} (got {quoted(err.get('input'))})")
         return JSONResponse({"error": "invalid_parameter", "detail": "; ".join(problems)}, 422)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": code, "detail": str(exc.detail)}, exc.status_code, headers=exc.headers)
+        return JSONResponse({"error": code, "detail": str(exc.detail)[:ECHO_LIMIT]}, exc.status_code,
+                            headers=exc.headers)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid_request)

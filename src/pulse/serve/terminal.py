@@ -162,7 +162,8 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
     try:
         with running(create_app(settings), host=settings.api_host, port=_page_port(settings)) as page_url:
             console.print(f"live page: [bold]{page_url}/[/] · KPI API {page_url}/api/kpis · docs {page_url}/docs")
-            with connect(settings.reader_url) as conn, Live(console=console, refresh_per_second=4) as live:
+            reader = connect(settings.reader_url, setting=settings.reader_url_setting)
+            with reader as conn, Live(console=console, refresh_per_second=4) as live:
                 conn.autocommit = True
                 while runner.is_alive():
                     live.update(_dashboard(conn, settings, engine.stats.as_dict(), page_url))

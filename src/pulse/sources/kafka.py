@@ -1,16 +1,23 @@
-"""Kafka consumer for the native engine: offsets come from the warehouse, not from Kafka."""
+"""Kafka consumer for the native engine (offsets come from the warehouse, not from Kafka), and what every
+Kafka client of pulse shares: librdkafka's own lines at DEBUG, an outage reported a few times, not 20 a second."""
 
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pulse.errors import TerminalError
+from pulse.ops.logging import LIBRDKAFKA_LOG
 
 log = logging.getLogger(__name__)
+BOOTSTRAP_SETTING = "PULSE_KAFKA_BOOTSTRAP"
+# librdkafka cannot reach any broker: it keeps reconnecting by itself, pulse only says so.
+UNREACHABLE_CODES = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
 
 # Errors that librdkafka recovers from by itself: log them, keep consuming.
 _TRANSIENT_CODES = {
@@ -34,8 +41,10 @@ def create_consumer(
     `on_error` also sees every client-level error librdkafka reports (the engine counts them).
     """
 
+    outage = KafkaOutage(bootstrap)
+
     def error_cb(error: KafkaError) -> None:
-        _log_client_error(error)
+        outage.error(error)
         if on_error is not None:
             on_error(error)
 
@@ -52,11 +61,13 @@ def create_consumer(
         "queued.max.messages.kbytes": 16384,
         "client.id": "pulse-native",
         "error_cb": error_cb,
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(extra_config or {})
     consumer = Consumer(config)
 
     def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
+        outage.recovered()
         stored = resume_offsets(topic)
         for tp in partitions:
             tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
@@ -88,11 +99,60 @@ def message_error(message: Message) -> KafkaError | None:
     return error
 
 
-def _log_client_error(error: KafkaError) -> None:
-    if error.fatal():
-        log.error("kafka fatal error: %s", error.str())
-    else:
-        log.warning("kafka: %s", error.str())
+class KafkaOutage:
+    """The `error_cb` side of a client: "Kafka unreachable at PULSE_KAFKA_BOOTSTRAP=...", once per backoff step.
+
+    While no broker answers, librdkafka reports every failed reconnect (about 20 a second). This says so
+    at once, then again after 2, 4, 8 ... s (at most every `max_interval_s`); a new outage after a quiet
+    `quiet_reset_s` starts over. Other client errors are logged as they come (fatal ones as errors).
+    """
+
+    def __init__(self, bootstrap: str, *, first_interval_s: float = 2.0, max_interval_s: float = 60.0,
+                 quiet_reset_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bootstrap = bootstrap
+        self.reports = 0
+        self._first, self._max, self._quiet_reset, self._clock = first_interval_s, max_interval_s, quiet_reset_s, clock
+        self._interval = first_interval_s
+        self._due = 0.0
+        self._last_seen: float | None = None
+
+    def error(self, error: KafkaError) -> None:
+        """Handle one client error (librdkafka's error_cb)."""
+        if error.code() not in UNREACHABLE_CODES:
+            if error.fatal():
+                log.error("kafka fatal error: %s", error.str())
+            else:
+                log.warning("kafka: %s", error.str())
+            return
+        now = self._clock()
+        if self._last_seen is not None and now - self._last_seen > self._quiet_reset:
+            self._restart()
+        self._last_seen = now
+        if now < self._due:
+            return
+        log.warning("Kafka unreachable at %s=%s (%s): retrying, next report in %g s",
+                    BOOTSTRAP_SETTING, self.bootstrap, _reason(error), self._interval)
+        self.reports += 1
+        self._due = now + self._interval
+        self._interval = min(self._interval * 2, self._max)
+
+    def recovered(self) -> None:
+        """Kafka answered (partitions were assigned): say so once if an outage was reported."""
+        if self.reports:
+            log.info("Kafka reachable again at %s=%s", BOOTSTRAP_SETTING, self.bootstrap)
+        self._restart()
+        self._last_seen = None
+
+    def _restart(self) -> None:
+        self.reports, self._interval, self._due = 0, self._first, 0.0
 
 
-__all__ = ["KafkaException", "create_consumer", "message_error"]
+def _reason(error: KafkaError) -> str:
+    """"Connection refused" out of "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection
+    refused (after 0ms in state CONNECT)"."""
+    text = error.str()
+    found = re.search(r"failed: (.+?)(?: \(after \d+ms in state \w+\))?$", text)
+    return found.group(1) if found else text
+
+
+__all__ = ["KafkaException", "KafkaOutage", "create_consumer", "message_error"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,17 +25,18 @@ from rich.progress import (
 from rich.text import Text
 
 from pulse.errors import TerminalError, TransientError
+from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
 from pulse.sources.generator import TrafficGenerator, encode
+from pulse.sources.kafka import BOOTSTRAP_SETTING
 
 LINGER_MS = 10
-DELIVERY_TIMEOUT_MS = 60_000  # a message the broker has not acknowledged by then has failed
-FLUSH_TIMEOUT_S = DELIVERY_TIMEOUT_MS / 1000 + 15
+DELIVERY_TIMEOUT_MS = 30_000  # a message the broker has not acknowledged by then has failed
+FLUSH_TIMEOUT_S = DELIVERY_TIMEOUT_MS / 1000 + 5
+METADATA_TIMEOUT_S = 10.0  # before sending: a broker must answer for the topic within this
 POLL_EVERY = 1000  # serve delivery callbacks every this many messages
 PROGRESS_EVERY = 2000  # redraw the progress bar every this many messages
 MAX_BURST_S = 0.1  # after a stall, pacing catches up by at most this much time's worth of messages
-
-_log = logging.getLogger(__name__)
 
 # (key, value, progress units) for one message
 Outgoing = tuple[bytes | None, bytes, int]
@@ -63,8 +63,9 @@ def produce_synthetic(
         for event in generator.events(count):
             yield event["device_id"].encode(), encode(event), 1
 
+    producer = _Producer(settings)  # Kafka unreachable: an error now, before any progress bar
     with _meter(progress, f"synthetic → {settings.topic}", total=count, by_bytes=False) as advance:
-        return _send(settings, messages(), rate, advance)
+        return _send(producer, messages(), rate, advance)
 
 
 def replay_file(settings: Settings, path: Path, rate: float | None, progress: bool = True) -> int:
@@ -84,8 +85,9 @@ def replay_file(settings: Settings, path: Path, rate: float | None, progress: bo
             for line in lines:
                 yield None, line[:-1] if line.endswith(b"\n") else line, len(line)
 
+    producer = _Producer(settings)
     with _meter(progress, f"{path.name} → {settings.topic}", total=size, by_bytes=True) as advance:
-        return _send(settings, messages(), rate, advance)
+        return _send(producer, messages(), rate, advance)
 
 
 def produce_forever(settings: Settings, rate: float, seed: int, stop_event: threading.Event) -> int:
@@ -99,7 +101,7 @@ def produce_forever(settings: Settings, rate: float, seed: int, stop_event: thre
             event = generator.next_event()
             yield event["device_id"].encode(), encode(event), 1
 
-    return _send(settings, messages(), rate, lambda units, events: None, stop_event)
+    return _send(_Producer(settings), messages(), rate, lambda units, events: None, stop_event)
 
 
 # --- the sending loop ----------------------------------------------------------------------------
@@ -154,25 +156,36 @@ def producer_config(settings: Settings, deliveries: _Deliveries) -> dict[str, An
         "delivery.report.only.error": True,
         "on_delivery": deliveries.on_delivery,
         "error_cb": deliveries.on_error,
-        "logger": _log,  # librdkafka's own log lines go through logging, not over the progress bar
+        "logger": LIBRDKAFKA_LOG,  # librdkafka's own lines: DEBUG, not over the progress bar
     }
 
 
+class _Producer:
+    """A producer, its delivery tally, and the topic checked reachable (raises before anything is sent)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.topic
+        self.where = f"{BOOTSTRAP_SETTING}={settings.kafka_bootstrap}"
+        self.deliveries = _Deliveries()
+        self.client = Producer(producer_config(settings, self.deliveries))
+        _check_topic(self.client, self.topic, self.where)
+
+
 def _send(
-    settings: Settings,
+    sending: _Producer,
     messages: Iterable[Outgoing],
     rate: float | None,
     advance: Callable[[int, int], None],
     stop: threading.Event | None = None,
 ) -> int:
-    """Produce every message, paced; flush; raise TransientError if any was not delivered."""
-    deliveries = _Deliveries()
+    """Produce every message, paced; flush; raise TransientError if any was not delivered. A bounded send
+    (no `stop`) stops producing at the first failed delivery: it has failed already."""
+    producer, deliveries, where = sending.client, sending.deliveries, sending.where
     pacer = _Pacer(rate)
-    producer = Producer(producer_config(settings, deliveries))
-    topic, attempted, units = settings.topic, 0, 0
+    topic, attempted, units = sending.topic, 0, 0
     try:
         for key, value, work in messages:
-            if stop is not None and stop.is_set():
+            if (stop is not None and stop.is_set()) or (stop is None and deliveries.failed):
                 break
             pacer.wait(producer)
             _produce(producer, topic, key, value, deliveries, stop)
@@ -192,9 +205,25 @@ def _send(
         cause = f" (broker: {deliveries.broker_error})" if deliveries.broker_error else ""
         raise TransientError(
             f"{deliveries.failed} of {attempted} messages were not delivered to topic {topic!r} at "
-            f"{settings.kafka_bootstrap}; first error: {deliveries.first_error}{cause}"
+            f"{where}; first error: {deliveries.first_error}{cause}"
         )
     return attempted
+
+
+def _check_topic(producer: Producer, topic: str, where: str) -> None:
+    """TransientError when no broker answers within METADATA_TIMEOUT_S; TerminalError when the topic is missing."""
+    try:
+        metadata = producer.list_topics(topic, timeout=METADATA_TIMEOUT_S)
+    except KafkaException as exc:
+        reason = exc.args[0].str() if exc.args and isinstance(exc.args[0], KafkaError) else str(exc)
+        raise TransientError(
+            f"Kafka unreachable at {where}: no broker answered within {METADATA_TIMEOUT_S:g} s ({reason})"
+        ) from None
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None:
+        why = found.error.str() if found is not None and found.error is not None else "not in the metadata"
+        raise TerminalError(f"topic {topic!r} is not available at {where} ({why}): check PULSE_TOPIC;"
+                            " `pulse stack up` creates it")
 
 
 def _produce(

@@ -24,8 +24,10 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from pulse.errors import ConfigError, MissingToolError, TerminalError
+from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
 from pulse.stack import maven
+from pulse.stack.files import PRIVATE_UMASK, make_private, open_private_append, private_dir, write_private
 
 Progress = Callable[[str], None]
 
@@ -46,10 +48,6 @@ STOP_TIMEOUT_S = 30.0
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 _log = logging.getLogger(__name__)
-# librdkafka reports every refused connection while the broker boots: keep that out of the terminal.
-_librdkafka_log = logging.getLogger("pulse.stack.kafka.librdkafka")
-_librdkafka_log.addHandler(logging.NullHandler())
-_librdkafka_log.propagate = False
 # Brokers started by this process: polled so an exited broker is reaped instead of left a zombie.
 _children: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # brokers started here -> their config
 
@@ -183,7 +181,7 @@ def broker_pid(settings: Settings) -> int | None:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and _is_our_broker(int(entry.name), files):
             with contextlib.suppress(OSError):
-                files.pid.write_text(f"{entry.name}\n")
+                write_private(files.pid, f"{entry.name}\n")
             return int(entry.name)
     return None
 
@@ -209,26 +207,27 @@ def start_kafka(settings: Settings, progress: Progress | None = None, wait: bool
         )
     java = find_java()
     lib = ensure_jars(progress)
-    files.root.mkdir(parents=True, exist_ok=True)
+    private_dir(files.root)
+    make_private(files.root)  # segment files of a stack started before pulse kept them private
     cluster_id, controller_port = _cluster_identity(files, host, port)
-    files.config.write_text(_server_properties(settings, files, host, port, controller_port))
-    files.log4j.write_text(_log4j_properties())
+    write_private(files.config, _server_properties(settings, files, host, port, controller_port))
+    write_private(files.log4j, _log4j_properties())
     if not (files.data / "meta.properties").exists():
         _say(progress, f"formatting Kafka storage in {files.data}")
         _format_storage(java, lib, files, cluster_id)
     _rotate(files.log)
     _say(progress, f"starting Kafka {_lib_version(lib)} on {host}:{port}")
-    with files.log.open("ab") as log:
+    with os.fdopen(open_private_append(files.log), "ab") as log:
         log.write(f"--- pulse: starting the broker at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
         log.flush()
         child = subprocess.Popen(
             [java, *HEAP_OPTS, *JVM_OPTS, f"-Dlog4j2.configurationFile={files.log4j}",
              "-cp", f"{lib}/*", BROKER_MAIN, str(files.config)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            cwd=files.root, start_new_session=True,
+            cwd=files.root, start_new_session=True, umask=PRIVATE_UMASK,  # segments and logs: owner only
         )  # fmt: skip
     _children[child.pid] = (child, files.config)
-    files.pid.write_text(f"{child.pid}\n")
+    write_private(files.pid, f"{child.pid}\n")
     if wait:
         _wait_until_ready(settings, child.pid)
     return child.pid
@@ -321,7 +320,8 @@ def _say(progress: Progress | None, message: str) -> None:
 
 def _admin(settings: Settings) -> AdminClient:
     host, port = bootstrap_address(settings)
-    return AdminClient({"bootstrap.servers": f"{host}:{port}"}, logger=_librdkafka_log)
+    # librdkafka reports every refused connection while the broker boots: DEBUG, not the terminal.
+    return AdminClient({"bootstrap.servers": f"{host}:{port}"}, logger=LIBRDKAFKA_LOG)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -400,7 +400,7 @@ def _cluster_identity(files: BrokerFiles, host: str, client_port: int) -> tuple[
         controller_port = _free_port(host)
         while controller_port == client_port:
             controller_port = _free_port(host)
-    files.state.write_text(json.dumps({"cluster_id": cluster_id, "controller_port": controller_port}) + "\n")
+    write_private(files.state, json.dumps({"cluster_id": cluster_id, "controller_port": controller_port}) + "\n")
     return cluster_id, controller_port
 
 
@@ -459,7 +459,7 @@ def _format_storage(java: str, lib: Path, files: BrokerFiles, cluster_id: str) -
     done = subprocess.run(
         [java, f"-Dlog4j2.configurationFile={files.log4j}", "-cp", f"{lib}/*", STORAGE_TOOL_MAIN,
          "format", "--cluster-id", cluster_id, "--config", str(files.config), "--ignore-formatted"],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, umask=PRIVATE_UMASK,
     )  # fmt: skip
     if done.returncode != 0:
         raise TerminalError(f"formatting Kafka storage in {files.data} failed:\n{done.stdout}{done.stderr}")

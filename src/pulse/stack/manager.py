@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException
 from pulse.errors import MissingToolError
 from pulse.settings import STACK_ENV_FILE, Settings
 from pulse.stack import kafka, postgres
+from pulse.stack.files import PRIVATE_DIR, open_private_append, private_dir
 from pulse.stack.kafka import start_kafka, stop_kafka
 from pulse.stack.postgres import (
     DASHBOARD_ROLE,
@@ -212,8 +213,9 @@ def _read_env_value(path: Path, name: str) -> str | None:
 def _stack_lock(settings: Settings) -> Iterator[None]:
     """One `stack up`/`stack down` at a time per PULSE_HOME."""
     home = settings.home.expanduser().resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / "stack.lock").open("w") as lock:
+    if not home.exists():  # as root the cluster runs as the postgres OS user: it must traverse (never list) it
+        private_dir(home, mode=0o711 if os.geteuid() == 0 else PRIVATE_DIR)
+    with os.fdopen(open_private_append(home / "stack.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

@@ -22,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from pulse.errors import ConfigError, MissingToolError, TerminalError
 from pulse.settings import Settings
+from pulse.stack.files import write_private
 
 Progress = Callable[[str], None]
 
@@ -187,7 +188,7 @@ def start_postgres(settings: Settings, progress: Progress | None = None) -> None
         _init_cluster(files)
         home = settings.home.expanduser().resolve()
         if not files.root.is_relative_to(home):  # says whose cluster this is, for cleaning up by hand
-            (files.root / "PULSE_HOME").write_text(f"{home}\n")
+            write_private(files.root / "PULSE_HOME", f"{home}\n")
     if not postgres_is_up(settings):
         if _port_open(target.host, target.port):
             raise TerminalError(

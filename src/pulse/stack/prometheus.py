@@ -6,6 +6,7 @@ It never touches the system service: it runs the binary with a config written un
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pulse.errors import MissingToolError, TransientError
+from pulse.stack.files import PRIVATE_UMASK, open_private_append, private_dir, write_private
 
 # The rules shipped with the repository (deploy/prometheus/alerts.yml); absent from an installed wheel.
 REPO_ALERTS = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "alerts.yml"
@@ -63,9 +65,9 @@ def write_config(directory: Path, jobs: dict[str, list[str]], rule_files: list[P
     ]
     for job, targets in jobs.items():
         lines += [f"  - job_name: {job}", "    static_configs:", f"      - targets: {list(targets)!r}"]
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     config = directory / "prometheus.yml"
-    config.write_text("\n".join(lines) + "\n")
+    write_private(config, "\n".join(lines) + "\n")
     return config
 
 
@@ -77,11 +79,11 @@ def start_prometheus(
     binary = find_prometheus()
     config = write_config(directory, jobs, list(rule_files or []), interval_s)
     log = directory / "prometheus.log"
-    with log.open("ab") as out:
+    with os.fdopen(open_private_append(log), "ab") as out:
         process = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
              f"--web.listen-address={host}:{port}", "--log.level=warn"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, umask=PRIVATE_UMASK,
         )
     server = LocalPrometheus(process, f"http://{host}:{port}", config, log)
     deadline = time.monotonic() + READY_TIMEOUT_S

@@ -11,6 +11,7 @@ import time
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
+from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
 
 
@@ -78,7 +79,8 @@ def offsets_consumed(settings: Settings) -> int:
 
 def end_offsets(settings: Settings) -> int:
     """Sum over the topic's partitions of the high watermark (messages ever written)."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "offset-probe"})
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "offset-probe",
+                         "logger": LIBRDKAFKA_LOG})
     try:
         meta = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
         return sum(consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)[1]

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from pulse.errors import BadRequestError
+from pulse.errors import BadRequestError, quoted
 
 KPI_NAMES = (
     "top-products", "top-countries", "top-referrers", "stores-by-country", "product-hourly",
@@ -269,7 +269,7 @@ def run_kpi(
         elif name == "browser-os-hourly":
             rows = browser_os_hourly(conn, window)
         else:
-            raise BadRequestError(f"unknown KPI {name!r}; choose one of: {', '.join(KPI_NAMES)}")
+            raise BadRequestError(f"unknown KPI {quoted(name)}; choose one of: {', '.join(KPI_NAMES)}")
         freshness = as_of(conn)
     answer: dict[str, Any] = {
         "kpi": name,

@@ -442,15 +442,20 @@ class WarehouseLoader:
                 known[row[0]] = row[2] if table == "dim_product" else True  # type: ignore[index]
 
 
-def connect(url: str) -> psycopg.Connection:
-    """Open a connection, telling transient trouble (retry) from a wrong setting (stop)."""
+def connect(url: str, *, setting: str = "PULSE_DATABASE_URL") -> psycopg.Connection:
+    """Open a connection, telling transient trouble (retry) from a wrong setting (stop).
+
+    `setting` names the variable `url` came from: the messages say which one to fix.
+    """
     try:
         conn = psycopg.connect(url, connect_timeout=5, application_name="pulse")
         conn.execute(NO_JIT)
         conn.commit()
         return conn
     except psycopg.OperationalError as exc:
-        raise _classify_connect_error(exc) from None
+        raise _classify_connect_error(exc, setting, _role_of(url)) from None
+    except psycopg.ProgrammingError:  # libpq could not parse the URL: never repeat it (it may hold a password)
+        raise TerminalError(f"{setting} is not a valid PostgreSQL connection string") from None
 
 
 _TERMINAL_CONNECT_HINTS = (
@@ -461,14 +466,28 @@ _TERMINAL_CONNECT_HINTS = (
     "invalid dsn",
     "missing \"=\"",
     "permission denied",
+    "not permitted to log in",
+    "no pg_hba.conf entry",
 )
 
 
-def _classify_connect_error(exc: Exception) -> Exception:
+def _classify_connect_error(exc: Exception, setting: str = "PULSE_DATABASE_URL", role: str | None = None) -> Exception:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if any(hint in message.lower() for hint in _TERMINAL_CONNECT_HINTS):
-        return TerminalError(f"cannot connect to PostgreSQL: {message} (check PULSE_DATABASE_URL and the roles)")
-    return TransientError(f"PostgreSQL unavailable: {message}")
+        who = f"the login of role {role!r}" if role else "the connection"
+        return TerminalError(f"PostgreSQL refused {who}: {message} (check {setting} and the roles)")
+    return TransientError(f"PostgreSQL unavailable: {message} (is it running? check {setting})")
+
+
+def _role_of(url: str) -> str | None:
+    """The user a connection string logs in as (never its password), for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        user = conninfo_to_dict(url).get("user")
+    except psycopg.ProgrammingError:
+        return None
+    return str(user) if user else None
 
 
 class ErrorKind(StrEnum):

@@ -95,5 +95,5 @@ def test_cli_maintain_dry_run_json_and_owner_only(pipeline: Settings, tmp_path: 
     # the dashboard role cannot maintain: a clear message, not a traceback
     reader = pipeline.model_copy(update={"database_url": pipeline.reader_url})
     denied = pulse_cli(reader, "maintain", "--retention-days", "400")
-    assert denied.returncode == 1
+    assert denied.returncode == 2
     assert "owner connection" in denied.stderr and "Traceback" not in denied.stderr

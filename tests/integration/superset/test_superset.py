@@ -222,8 +222,8 @@ def test_unreachable_superset_and_a_wrong_password_are_clear_errors(
     pipeline: Settings, superset_server: SupersetServer
 ) -> None:
     nobody = _provision(pipeline, superset_server, url=f"http://127.0.0.1:{free_port()}")
-    assert nobody.returncode == 1
+    assert nobody.returncode == 2
     assert "Superset is not reachable" in nobody.stderr and "Traceback" not in nobody.stderr
     wrong = _provision(pipeline, superset_server, password="not-the-password")
-    assert wrong.returncode == 1
+    assert wrong.returncode == 2
     assert "refused the login" in wrong.stderr and "not-the-password" not in wrong.stderr + wrong.stdout

@@ -1,0 +1,1 @@
+"""Unit tests of the HTTP collector (no Kafka needed)."""

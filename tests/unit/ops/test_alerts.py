@@ -117,7 +117,7 @@ def test_cli_alert_send_and_test(receiver: SlackReceiver, tmp_path: Path) -> Non
     bad = _cli("alert", "send", "--title", "x", "--severity", "loud", env=env)
     assert bad.returncode == 2 and "info, warning or critical" in bad.stderr
     unset = _cli("alert", "test", env={"PULSE_HOME": str(tmp_path)})
-    assert unset.returncode == 1 and "PULSE_SLACK_WEBHOOK_URL" in unset.stderr
+    assert unset.returncode == 2 and "PULSE_SLACK_WEBHOOK_URL" in unset.stderr
 
 
 def _dag_helpers() -> ModuleType:

@@ -101,7 +101,6 @@ def test_batch_fields_give_offset_ranges_per_partition() -> None:
 @pytest.mark.parametrize(
     ("text", "kept"),
     [
-        ("kafka at 127.0.0.1:19092 ready", "kafka at 127.0.0.x:19092 ready"),
         ("version 1.6.0 at 12:34:56", "version 1.6.0 at 12:34:56"),
         ("postgresql://pulse@db.example.com/pulse", "postgresql://pulse@db.example.com/pulse"),
         ("loopback ::1 stays", "loopback ::1 stays"),
@@ -110,6 +109,33 @@ def test_batch_fields_give_offset_ranges_per_partition() -> None:
 )
 def test_redaction_leaves_ordinary_text_alone(text: str, kept: str) -> None:
     assert redact_text(text) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("engine metrics on http://127.0.0.1:8440/metrics", "engine metrics on http://127.0.0.1:8440/metrics"),
+        ("kafka at 127.0.0.1:19092 ready", "kafka at 127.0.0.1:19092 ready"),
+        ("also 127.8.9.10 and ::1 and 0.0.0.0:8430", "also 127.8.9.10 and ::1 and 0.0.0.0:8430"),
+        ("client 81.150.29.233 via 127.0.0.1", "client 81.150.29.x via 127.0.0.1"),
+        ("proxy 10.1.2.3, peer 192.168.0.17", "proxy 10.1.2.x, peer 192.168.0.x"),
+        ("v6 2a02:8108:1140:3a00::1 and ::1", "v6 2a02:8108:1140::x and ::1"),
+        ("not loopback 128.0.0.1", "not loopback 128.0.0.x"),
+    ],
+)
+def test_loopback_addresses_are_not_masked_and_others_still_are(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+
+
+def test_librdkafka_lines_go_to_debug_whatever_level_they_come_with(capture: object) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "text")
+    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    pulse_logging.LIBRDKAFKA_LOG.log(logging.ERROR, "%s-%s: %s", "FAIL", "rdkafka#producer-1", "refused")
+    assert stream.getvalue() == ""
+    logging.getLogger().setLevel(logging.DEBUG)
+    pulse_logging.LIBRDKAFKA_LOG.log(logging.ERROR, "%s-%s: %s", "FAIL", "rdkafka#producer-1", "refused")
+    assert "DEBUG" in stream.getvalue() and "FAIL-rdkafka#producer-1: refused" in stream.getvalue()
 
 
 def test_an_unknown_log_format_is_refused() -> None:
