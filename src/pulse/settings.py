@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         " Keep it stable: a new key gives every person a new pseudonym.",
     )
     max_event_bytes: int = Field(default=1_000_000, ge=1024, description="Larger messages are rejected.")
+    privacy_redact: bool = Field(
+        default=True,
+        description="Redact e-mail addresses (keyed markers), IP addresses (truncated) and URL credentials in"
+        " every string the warehouse stores (docs/privacy.md). Off keeps those strings as sent.",
+    )
 
     # --- engine ------------------------------------------------------------------------------
     batch_max_events: int = Field(default=5000, ge=1, description="Micro-batch size bound.")

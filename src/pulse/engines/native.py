@@ -77,6 +77,7 @@ class NativeEngine:
             geoip_database=settings.geoip_database,
             storefronts_file=settings.storefronts_file,
             max_event_bytes=settings.max_event_bytes,
+            privacy_redact=settings.privacy_redact,
         )
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)

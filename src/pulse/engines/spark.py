@@ -163,6 +163,7 @@ class SparkEngine:
             storefronts_file=ship_file(self.session, settings.storefronts_file, "PULSE_STOREFRONTS_FILE"),
             max_event_bytes=settings.max_event_bytes,
             retry_max_backoff_s=settings.retry_max_backoff_s,
+            privacy_redact=settings.privacy_redact,
         )
         return config
 
@@ -176,6 +177,7 @@ class SparkEngine:
             storefronts_file=settings.storefronts_file if settings.storefronts_file and
             Path(settings.storefronts_file).is_file() else None,
             max_event_bytes=settings.max_event_bytes,
+            privacy_redact=settings.privacy_redact,
         )
 
     def _on_batch(self, df: Any, batch_id: int) -> None:

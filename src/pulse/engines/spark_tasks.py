@@ -55,6 +55,7 @@ class ExecutorConfig:
     storefronts_file: str | None
     max_event_bytes: int
     retry_max_backoff_s: float
+    privacy_redact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ def enrichers_for(config: ExecutorConfig) -> Enrichers:
             geoip_database=local_file(config.geoip_database),
             storefronts_file=local_file(config.storefronts_file),
             max_event_bytes=config.max_event_bytes,
+            privacy_redact=config.privacy_redact,
         )
     return _enrichers[config]
 
