@@ -118,10 +118,10 @@ _ENCODED_CREDENTIALS = re.compile(
 )
 # local@domain.tld, with "@" also as %40 or %2540 and "+" also as %2B. Found from each "@" outwards (the
 # local part by a reversed pattern), so hostile text costs a bounded scan per "@", never one per position.
-# The local part takes RFC 5322's characters except those that separate URL parts (/ ? & = %): in
-# `?email=john@x.com` the address is john's, not `email=john`'s.
+# The local part takes RFC 5322's characters except those that separate URL parts (/ ? & = %) or quote
+# in text (' ` * { | }): in `?email=john@x.com` and `'john@x.com'` the address is john's.
 _AT = re.compile(r"@|%40|%2540")
-_LOCAL_PART_REVERSED = re.compile(r"(?:[Bb]2%|[\w.+\-!#$'*^`{|}~]){1,64}")
+_LOCAL_PART_REVERSED = re.compile(r"(?:[Bb]2%|[\w.+\-!#$^~]){1,64}")
 _DOMAIN = re.compile(r"(?:[\w-]{1,63}\.){1,126}(?:[Xx][Nn]--[\w-]{1,59}|[^\W\d_]{2,63})")
 _MAX_LOCAL_PART_CHARS = 3 * 64
 # Candidates only: each is validated before anything changes (6:20:56, 1.2.3 and aa:bb:cc stay). A dotted
