@@ -125,13 +125,15 @@ _LOCAL_PART_REVERSED = re.compile(r"(?:[Bb]2%|[\w.+\-!#$^~]){1,64}")
 _DOMAIN = re.compile(r"(?:[\w-]{1,63}\.){1,126}(?:[Xx][Nn]--[\w-]{1,59}|[^\W\d_]{2,63})")
 _MAX_LOCAL_PART_CHARS = 3 * 64
 # Candidates only: each is validated before anything changes (6:20:56, 1.2.3 and aa:bb:cc stay). A dotted
-# number that continues (1.2.3.4.5) is not an address; one after a word and a dot (ip.1.2.3.4) or after a
-# percent escape (%201.2.3.4: " 1.2.3.4") is.
-_IPV4 = re.compile(r"(?:(?<!\d)(?<!\d\.)|(?<=%[0-9A-Fa-f]{2}))(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
+# number that continues (1.2.3.4.5, 11.1.2.3.4) is not an address: the replacement checks what precedes a
+# candidate (so the pattern starts with a digit, which the regex engine scans for quickly); one after a word
+# and a dot (ip.1.2.3.4) or after a percent escape (%201.2.3.4: " 1.2.3.4") is an address.
+_DIGITS = frozenset("0123456789")
+_IPV4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?![0-9]|\.[0-9])")
 _IPV6 = re.compile(
     r"(?:(?<![\w%.])(?<![0-9A-Fa-f:]:)|(?<=%[0-9A-Fa-f]{2}))"
     r"(?:[0-9A-Fa-f]{1,4}|(?=:|%3[Aa]))(?:(?::|%3[Aa])[0-9A-Fa-f]{0,4}){2,7}"
-    r"(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:]|\.\d)"
+    r"(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?![\w:]|\.[0-9])"
 )
 
 
@@ -142,16 +144,18 @@ def redact_text(value: str, key: bytes) -> str:
     addresses become their truncated network (/24, /48); `user:pass@` and `user@` leave URL authorities.
     Idempotent. Cheap: most strings are passed by a prefilter, and repeated ones come from a bounded cache.
     """
-    if not _may_hold_personal_data(value):
-        return value
-    if len(value) > REDACT_CACHE_MAX_CHARS:
-        return _redact(value, key)
-    return _redact_cached(value, key)
+    if "@" not in value and "%" not in value and value.count(".") < 3 and "::" not in value and value.count(":") < 7:
+        return value  # the common case, decided without a function call
+    return _redact_suspect(value, key)
 
 
 def redact(value: str | None, key: bytes) -> str | None:
     """`redact_text` for an optional value (None stays None)."""
-    return None if value is None else redact_text(value, key)
+    if value is None or (
+        "@" not in value and "%" not in value and value.count(".") < 3 and "::" not in value and value.count(":") < 7
+    ):
+        return value
+    return _redact_suspect(value, key)
 
 
 def redact_json(text: str | None, key: bytes) -> str | None:
@@ -183,6 +187,14 @@ def _may_hold_personal_data(value: str) -> bool:
     )
 
 
+def _redact_suspect(value: str, key: bytes) -> str:
+    if not _may_hold_personal_data(value):
+        return value
+    if len(value) > REDACT_CACHE_MAX_CHARS:
+        return _redact(value, key)
+    return _redact_cached(value, key)
+
+
 @lru_cache(maxsize=REDACT_CACHE_SIZE)
 def _redact_cached(value: str, key: bytes) -> str:
     return _redact(value, key)
@@ -194,7 +206,7 @@ def _redact(value: str, key: bytes) -> str:
         text = _CREDENTIALS.sub(r"\1", text)
         text = _ENCODED_CREDENTIALS.sub(r"\1", text)
         text = _redact_emails(text, key)
-    if ":" in text or "%3" in text:
+    if ":" in text and ("::" in text or text.count(":") - text.count('":') >= 7) or "%3A" in text or "%3a" in text:
         text = _IPV6.sub(_ipv6_replacement, text)
     if text.count(".") >= 3:
         text = _IPV4.sub(_ipv4_replacement, text)
@@ -228,6 +240,12 @@ def _redact_emails(text: str, key: bytes) -> str:
 
 
 def _ipv4_replacement(match: re.Match[str]) -> str:
+    text, start = match.string, match.start()
+    before = text[max(0, start - 3) : start]
+    if before[-1:] in _DIGITS and not (len(before) == 3 and before[0] == "%"):
+        return match.group()  # inside a longer number (11.1.2.3.4), unless after an escape (%201.2.3.4)
+    if before[-1:] == "." and before[-2:-1] in _DIGITS:
+        return match.group()  # the tail of a longer dotted number (1.1.2.3.4)
     octets = [int(part) for part in match.groups()]
     if max(octets) > 255:
         return match.group()
