@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import unquote
 
@@ -211,11 +212,26 @@ def _redact(value: str, key: bytes) -> str:
         text = _CREDENTIALS.sub(r"\1", text)
         text = _ENCODED_CREDENTIALS.sub(r"\1", text)
         text = _redact_emails(text, key)
-    if ":" in text and ("::" in text or text.count(":") - text.count('":') >= 7) or "%3A" in text or "%3a" in text:
-        text = _IPV6.sub(_ipv6_replacement, text)
+    if (":" in text and ("::" in text or text.count(":") - text.count('":') >= 7)) or "%3A" in text or "%3a" in text:
+        text = _replace_addresses(_IPV6, text, _ipv6_replacement)
     if text.count(".") >= 3:
-        text = _IPV4.sub(_ipv4_replacement, text)
+        text = _replace_addresses(_IPV4, text, _ipv4_replacement)
     return value if text == value else text
+
+
+def _replace_addresses(pattern: re.Pattern[str], text: str, replacement: Callable[[re.Match[str]], str | None]) -> str:
+    """Each candidate of `pattern` replaced by `replacement`; a candidate it refuses (None) is searched
+    again from its second character, so an address inside a refused candidate (%2012.1.2.3) is still found."""
+    parts: list[str] = []
+    done = pos = 0
+    while (match := pattern.search(text, pos)) is not None:
+        replaced = replacement(match)
+        if replaced is None:
+            pos = match.start() + 1
+            continue
+        parts += (text[done : match.start()], replaced)
+        done = pos = match.end()
+    return "".join(parts) + text[done:] if parts else text
 
 
 def _redact_emails(text: str, key: bytes) -> str:
@@ -244,27 +260,27 @@ def _redact_emails(text: str, key: bytes) -> str:
     return "".join(parts) + text[done:] if parts else text
 
 
-def _ipv4_replacement(match: re.Match[str]) -> str:
+def _ipv4_replacement(match: re.Match[str]) -> str | None:
     text, start = match.string, match.start()
     before = text[max(0, start - 3) : start]
     if before[-1:] in _DIGITS and not (len(before) == 3 and before[0] == "%"):
-        return match.group()  # inside a longer number (11.1.2.3.4), unless after an escape (%201.2.3.4)
+        return None  # inside a longer number (11.1.2.3.4), unless after an escape (%201.2.3.4)
     if before[-1:] == "." and before[-2:-1] in _DIGITS:
-        return match.group()  # the tail of a longer dotted number (1.1.2.3.4)
+        return None  # the tail of a longer dotted number (1.1.2.3.4)
     octets = [int(part) for part in match.groups()]
     if max(octets) > 255:
-        return match.group()
+        return None
     return f"{octets[0]}.{octets[1]}.{octets[2]}.0"
 
 
-def _ipv6_replacement(match: re.Match[str]) -> str:
+def _ipv6_replacement(match: re.Match[str]) -> str | None:
     candidate = match.group()
     encoded = "%" in candidate
     if encoded:
         candidate = candidate.replace("%3A", ":").replace("%3a", ":")
     truncated = truncate_ip(candidate) if ":" in candidate else None
     if truncated is None:
-        return match.group()
+        return None
     return truncated.replace(":", "%3A") if encoded else truncated
 
 

@@ -319,3 +319,14 @@ def test_any_ipv6_in_text_is_truncated(address: ipaddress.IPv6Address) -> None:
 def test_redaction_is_idempotent_and_never_raises(value: str) -> None:
     once = redact_text(value, KEY)
     assert redact_text(once, KEY) == once
+
+
+def test_redact_json_reaches_the_deepest_storable_level() -> None:
+    # orjson writes up to 254 levels (deeper unmodelled fields are rejected as too_deep before this step).
+    doc: object = "john@example.com"
+    for _ in range(250):
+        doc = [doc]
+    out = json.loads(redact_json(json.dumps(doc), KEY) or "")
+    for _ in range(250):
+        out = out[0]
+    assert out == JOHN
