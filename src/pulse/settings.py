@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Events more than this many seconds ahead of the engine's clock are quarantined"
         " (event_time_out_of_bounds).",
     )
+    privacy_redact: bool = Field(
+        default=True,
+        description="Redact e-mail addresses (keyed markers), IP addresses (truncated) and URL credentials in"
+        " every string the warehouse stores (docs/privacy.md). Off keeps those strings as sent.",
+    )
 
     # --- engine ------------------------------------------------------------------------------
     batch_max_events: int = Field(default=5000, ge=1, le=MAX_BATCH_EVENTS, description="Micro-batch size bound.")

@@ -66,6 +66,7 @@ class NativeEngine:
             max_event_bytes=settings.max_event_bytes,
             max_event_age_days=settings.max_event_age_days,
             max_future_skew_s=settings.max_future_skew_s,
+            privacy_redact=settings.privacy_redact,
         )
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)

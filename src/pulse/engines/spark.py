@@ -165,6 +165,7 @@ class SparkEngine:
             retry_max_backoff_s=settings.retry_max_backoff_s,
             max_event_age_days=settings.max_event_age_days,
             max_future_skew_s=settings.max_future_skew_s,
+            privacy_redact=settings.privacy_redact,
         )
         return config
 
@@ -180,6 +181,7 @@ class SparkEngine:
             max_event_bytes=settings.max_event_bytes,
             max_event_age_days=settings.max_event_age_days,
             max_future_skew_s=settings.max_future_skew_s,
+            privacy_redact=settings.privacy_redact,
         )
 
     def _on_batch(self, df: Any, batch_id: int) -> None:

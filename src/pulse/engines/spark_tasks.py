@@ -59,6 +59,7 @@ class ExecutorConfig:
     retry_max_backoff_s: float
     max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
     max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
+    privacy_redact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ def enrichers_for(config: ExecutorConfig) -> Enrichers:
             max_event_bytes=config.max_event_bytes,
             max_event_age_days=config.max_event_age_days,
             max_future_skew_s=config.max_future_skew_s,
+            privacy_redact=config.privacy_redact,
         )
     return _enrichers[config]
 

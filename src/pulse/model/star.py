@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -11,7 +12,7 @@ import orjson
 
 from pulse.enrich.domain import StorefrontMap
 from pulse.enrich.geoip import GeoLookup, open_geo_database
-from pulse.enrich.privacy import keyed_hash, normalize_email, truncate_ip
+from pulse.enrich.privacy import keyed_hash, normalize_email, redact, redact_json, redact_text, truncate_ip
 from pulse.enrich.referrer import classify_referrer
 from pulse.enrich.url import parse_page_url
 from pulse.enrich.useragent import UserAgentParser
@@ -67,6 +68,7 @@ class Enrichers:
     max_event_bytes: int = 1_000_000
     max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
     max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
+    privacy_redact: bool = True  # e-mails, IPs and URL credentials in every stored string (PULSE_PRIVACY_REDACT)
 
     @classmethod
     def create(
@@ -78,6 +80,7 @@ class Enrichers:
         max_event_bytes: int = 1_000_000,
         max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS,
         max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S,
+        privacy_redact: bool = True,
     ) -> Enrichers:
         """Open the data files (geo database, storefront map) and the user-agent parser.
 
@@ -92,6 +95,7 @@ class Enrichers:
             max_event_bytes=max_event_bytes,
             max_event_age_days=max_event_age_days,
             max_future_skew_s=max_future_skew_s,
+            privacy_redact=privacy_redact,
         )
 
 
@@ -121,7 +125,7 @@ def transform_batch(
             max_event_age_days=enrichers.max_event_age_days, max_future_skew_s=enrichers.max_future_skew_s,
         )
         if isinstance(decoded, Rejection):
-            batch.rejections.append(decoded)
+            batch.rejections.append(_private_rejection(decoded, enrichers))
             continue
         # Model before deduplicating, as across batches: whether a copy is rejected never depends on
         # which batch it shares, and only a modelled event claims its id (a later valid copy still loads).
@@ -131,9 +135,9 @@ def transform_batch(
             batch.rejections.append(Rejection(Stage.VALIDATE, exc.reason, str(exc)[:500], raw, source))
             continue
         except Exception as exc:  # noqa: BLE001 - a bug in an enricher must not stop the stream
-            batch.rejections.append(
-                Rejection(Stage.ENRICH, RejectReason.ENRICH_FAILED, f"{type(exc).__name__}: {exc}"[:500], raw, source)
-            )
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            failed = Rejection(Stage.ENRICH, RejectReason.ENRICH_FAILED, detail, raw, source)
+            batch.rejections.append(_private_rejection(failed, enrichers))
             continue
         if decoded.event_id in seen:
             batch.duplicates_in_batch += 1
@@ -156,7 +160,13 @@ class NestingTooDeepError(UnstorableValueError):
 
 
 def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Row]]) -> Row:
-    """Enrich one event and return its staged fact row; adds the dimension rows it references."""
+    """Enrich one event and return its staged fact row; adds the dimension rows it references.
+
+    Every string that is stored passes the privacy step first (`redact`: e-mails, IPs, URL credentials),
+    and the dimension keys are derived from the redacted values.
+    """
+    key = enrichers.hash_key
+    text, json_text = (redact, redact_json) if enrichers.privacy_redact else (_as_sent, _as_sent)
     ts = event.event_time
     day = ts.date()
     date_key = day.year * 10000 + day.month * 100 + day.day
@@ -168,27 +178,27 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
         )
 
     page = parse_page_url(event.current_url)
-    product_id = bounded_key(event.product_id or event.viewing_product_id or page.product_id)
+    product_id = bounded_key(text(event.product_id or event.viewing_product_id or page.product_id, key))
     product_key = None
     if product_id is not None:
         product_key = dim_key("product", product_id)
-        slug = page.product_slug if product_id in (event.product_id, event.viewing_product_id,
-                                                   page.product_id) else None
+        slug = text(page.product_slug, key)
         known = dims["dim_product"].get(product_key)
         if known is None or (slug is not None and (known[2] is None or slug < known[2])):  # type: ignore[operator]
             dims["dim_product"][product_key] = (product_key, product_id, slug)
 
-    store_id = bounded_key(event.store_id)
+    store_id = bounded_key(text(event.store_id, key))
     store_key = None
     if store_id is not None:
         store_key = dim_key("store", store_id)
         dims["dim_store"].setdefault(store_key, (store_key, store_id))
 
     storefront = enrichers.storefronts.lookup(event.current_url)
-    site_key = dim_key("site", storefront.host, storefront.noise_reason)
+    host = text(storefront.host, key)
+    site_key = dim_key("site", host, storefront.noise_reason)
     if site_key not in dims["dim_site"]:
         dims["dim_site"][site_key] = (
-            site_key, storefront.host, storefront.site, storefront.country_code,
+            site_key, host, storefront.site, storefront.country_code,
             storefront.country_name, storefront.is_noise,
             str(storefront.noise_reason) if storefront.noise_reason else None,
         )
@@ -201,13 +211,16 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
         )
 
     referrer = classify_referrer(event.referrer_url, page, storefronts=enrichers.storefronts)
+    referrer_url = text(referrer.url, key)
     referrer_class = str(referrer.referrer_class)
-    referrer_key = dim_key("referrer", referrer.url, referrer_class)
+    referrer_key = dim_key("referrer", referrer_url, referrer_class)
     if referrer_key not in dims["dim_referrer"]:
-        dims["dim_referrer"][referrer_key] = (referrer_key, referrer.url, referrer.domain, referrer_class)
+        dims["dim_referrer"][referrer_key] = (
+            referrer_key, referrer_url, text(referrer.domain, key), referrer_class,
+        )
 
     agent = enrichers.user_agents.parse(event.user_agent)
-    browser, os_family = bounded_key(agent.browser), bounded_key(agent.os)
+    browser, os_family = bounded_key(text(agent.browser, key)), bounded_key(text(agent.os, key))
     device_type = bounded_key(agent.device_type)
     browser_key = dim_key("browser", browser)
     os_key = dim_key("os", os_family)
@@ -219,25 +232,47 @@ def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Ro
 
     source = event.source
     return (
-        event.event_id, day, ts, date_key, hour_key, bounded_key(event.collection),
+        _private_event_id(event.event_id, enrichers), day, ts, date_key, hour_key,
+        bounded_key(text(event.collection, key)),
         product_key, store_key, site_key, location_key, referrer_key, browser_key, os_key,
-        device_type_key, agent.is_bot, product_id, store_id, event.recommendation_product_id,
-        event.order_id,
-        keyed_hash(normalize_email(event.email), enrichers.hash_key),
-        keyed_hash(event.device_id, enrichers.hash_key),
+        device_type_key, agent.is_bot, product_id, store_id, text(event.recommendation_product_id, key),
+        text(event.order_id, key),
+        keyed_hash(normalize_email(event.email), key),
+        keyed_hash(event.device_id, key),
         truncate_ip(event.ip),
-        event.api_version, event.local_time, event.user_id_db, event.resolution, event.key_search,
-        event.cat_id, event.utm_source or page.utm_source, event.utm_medium or page.utm_medium,
-        page.utm_campaign, page.click_id_type,
-        _json([list(pair) for pair in event.options] or [list(pair) for pair in page.options]),
-        _json([_cart_item(item) for item in event.cart_products]) if event.cart_products else None,
-        _json(extra) if extra else None,
+        text(event.api_version, key), text(event.local_time, key), text(event.user_id_db, key),
+        text(event.resolution, key), text(event.key_search, key), text(event.cat_id, key),
+        text(event.utm_source or page.utm_source, key), text(event.utm_medium or page.utm_medium, key),
+        text(page.utm_campaign, key), page.click_id_type,
+        json_text(_json([list(pair) for pair in event.options] or [list(pair) for pair in page.options]), key),
+        json_text(_json([_cart_item(item) for item in event.cart_products]), key) if event.cart_products else None,
+        json_text(_json(extra), key) if extra else None,
         source.topic if source else None,
         source.partition if source else None,
         source.offset if source else None,
         # stage-only columns, for the rollups
-        bounded_key(referrer.url), browser, os_family,
+        bounded_key(referrer_url), browser, os_family,
     )
+
+
+def _as_sent(value: str | None, key: bytes) -> str | None:
+    """The redaction step switched off (PULSE_PRIVACY_REDACT=false): values are stored as sent."""
+    return value
+
+
+def _private_event_id(event_id: str, enrichers: Enrichers) -> str:
+    """The event id, or when it carries personal data its keyed hash (still unique, still deduplicated)."""
+    if not enrichers.privacy_redact or redact_text(event_id, enrichers.hash_key) == event_id:
+        return event_id
+    return f"redacted:{keyed_hash(event_id, enrichers.hash_key)}"
+
+
+def _private_rejection(rejection: Rejection, enrichers: Enrichers) -> Rejection:
+    """A rejection whose detail (which may quote the input) has passed the privacy step; raw stays as sent."""
+    if not enrichers.privacy_redact:
+        return rejection
+    detail = redact_text(rejection.detail, enrichers.hash_key)
+    return rejection if detail == rejection.detail else dataclasses.replace(rejection, detail=detail)
 
 
 def _add_date(dims: dict[str, dict[int, Row]], date_key: int, day: date) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from pulse.model.star import (
 )
 from pulse.settings import load_settings
 from pulse.testing.geo import build_test_mmdb
+from pulse.testing.privacy import planted_traffic
 
 SAMPLES = (Path(__file__).parents[2] / "cases" / "valid" / "samples.jsonl").read_bytes().splitlines()
 NOW = 1_800_000_000.0
@@ -92,8 +95,6 @@ def test_raw_personal_data_never_reaches_a_row(enrichers: Enrichers) -> None:
                    b"203.0.113.17", b"198.51.100.4"):
         assert secret.decode() not in text
     row = _row(batch.facts[1])
-    import hmac
-
     assert row["email_hash"] == hmac.new(KEY, b"someone@example.com", hashlib.sha256).hexdigest()[:32]
 
 
@@ -314,3 +315,35 @@ def test_a_value_the_json_encoder_refuses_names_the_real_problem(
     with pytest.raises(UnstorableValueError) as caught:
         model_event(_event_with_extra(extra), enrichers, dims)
     assert caught.value.reason is reason
+def _planted_batch(enrichers: Enrichers) -> tuple[list[str], StarBatch]:
+    traffic = planted_traffic(1716883882)
+    lines = [json.dumps(doc).encode() for doc in traffic.events + traffic.rejected]
+    return traffic.needles, transform_batch(_messages(lines), enrichers, now=NOW)
+
+
+def test_planted_personal_data_reaches_no_row_and_no_rejection_detail(enrichers: Enrichers) -> None:
+    needles, batch = _planted_batch(enrichers)
+    assert len(batch.facts) == 4
+    assert [r.reason for r in batch.rejections] == [RejectReason.BAD_EVENT_TIME]
+    stored = (repr(batch.facts) + repr(batch.dims) + "".join(r.detail for r in batch.rejections)).lower()
+    assert [n for n in needles if n.lower() in stored] == []
+    first = _row(batch.facts[0])
+    marker = "[email:" + hmac.new(KEY, b"p-product@example.org", hashlib.sha256).hexdigest()[:12] + "]"
+    assert first["product_id"] == marker
+    assert first["email_hash"] == hmac.new(KEY, b"p-email-address@example.org", hashlib.sha256).hexdigest()[:32]
+    assert first["referrer_url"] == "https://www.google.com/search?q=" + "[email:" + hmac.new(
+        KEY, b"p-referrer@example.org", hashlib.sha256).hexdigest()[:12] + "]&from=198.51.100.0"
+    expected_id = "redacted:" + hmac.new(KEY, b"evt-p-id@example.org", hashlib.sha256).hexdigest()[:32]
+    assert first["event_id"] == expected_id
+    extra = json.loads(str(first["extra"]))
+    assert extra["client_ip"] == "198.51.100.0"
+    assert extra["callback"].startswith("https://intranet.example.com/hook?to=[email:")
+
+
+def test_redaction_can_be_switched_off(enrichers: Enrichers) -> None:
+    raw_enrichers = dataclasses.replace(enrichers, privacy_redact=False)
+    needles, batch = _planted_batch(raw_enrichers)
+    stored = repr(batch.facts) + repr(batch.dims)
+    assert "p-product@example.org" in stored and "alice:s3cr3t" in stored
+    assert "p-email-address@example.org" not in stored, "the hashed fields stay hashed"
+    assert "198.51.100.11" not in stored, "the ip field stays truncated"
