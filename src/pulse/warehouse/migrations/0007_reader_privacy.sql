@@ -1,4 +1,4 @@
--- pulse warehouse, version 8: the dashboard role (pulse_reader) reads no per-person column of fact_event.
+-- pulse warehouse, version 7: the dashboard role (pulse_reader) reads no per-person column of fact_event.
 --
 -- Per person: email_hash and device_hash (pseudonyms that join one person's events), ip_truncated,
 -- user_id_db (the shop's customer id), order_id (one customer's order), key_search (free text a person
