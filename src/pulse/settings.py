@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Events more than this many seconds ahead of the engine's clock are quarantined"
         " (event_time_out_of_bounds).",
     )
+    max_days_per_batch: int = Field(
+        default=31, ge=1, le=3660,
+        description="Distinct days of events one batch may hold (each may create a fact partition); events of"
+        " further days are quarantined as event_time_out_of_bounds. Raise it to replay an unsorted archive.",
+    )
     privacy_redact: bool = Field(
         default=True,
         description="Redact e-mail addresses (keyed markers), IP addresses (truncated) and URL credentials in"

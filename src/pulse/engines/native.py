@@ -67,12 +67,13 @@ class NativeEngine:
             max_event_age_days=settings.max_event_age_days,
             max_future_skew_s=settings.max_future_skew_s,
             privacy_redact=settings.privacy_redact,
+            max_days_per_batch=settings.max_days_per_batch,
         )
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)
         self.loader = WarehouseLoader(
             settings.loader_url, settings.consumer_group, identity=self.identity, kpi_zone=settings.timezone,
-            statement_timeout_s=settings.commit_timeout_s,
+            statement_timeout_s=settings.commit_timeout_s, url_setting=settings.loader_url_setting,
         )
         self.stats = EngineStats()
         self.metrics = metrics or EngineMetrics()  # Prometheus; `pulse run --metrics-port` serves it

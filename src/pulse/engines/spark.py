@@ -166,6 +166,7 @@ class SparkEngine:
             max_event_age_days=settings.max_event_age_days,
             max_future_skew_s=settings.max_future_skew_s,
             privacy_redact=settings.privacy_redact,
+            max_days_per_batch=settings.max_days_per_batch,
         )
         return config
 
@@ -182,6 +183,7 @@ class SparkEngine:
             max_event_age_days=settings.max_event_age_days,
             max_future_skew_s=settings.max_future_skew_s,
             privacy_redact=settings.privacy_redact,
+            max_days_per_batch=settings.max_days_per_batch,
         )
 
     def _on_batch(self, df: Any, batch_id: int) -> None:

@@ -22,7 +22,7 @@ from pulse.engines.committing import commit_isolating
 from pulse.errors import TerminalError, TransientError
 from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_SKEW_S
 from pulse.events.model import SourceRef
-from pulse.model.star import Enrichers, transform_batch
+from pulse.model.star import DEFAULT_MAX_DAYS_PER_BATCH, Enrichers, transform_batch
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class ExecutorConfig:
     max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
     max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
     privacy_redact: bool = True
+    max_days_per_batch: int = DEFAULT_MAX_DAYS_PER_BATCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ def enrichers_for(config: ExecutorConfig) -> Enrichers:
             max_event_age_days=config.max_event_age_days,
             max_future_skew_s=config.max_future_skew_s,
             privacy_redact=config.privacy_redact,
+            max_days_per_batch=config.max_days_per_batch,
         )
     return _enrichers[config]
 

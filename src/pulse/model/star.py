@@ -30,6 +30,10 @@ FACT_COLUMNS: tuple[str, ...] = (
     "resolution", "key_search", "cat_id", "utm_source", "utm_medium", "utm_campaign", "click_id_type",
     "options", "cart_products", "extra", "src_topic", "src_partition", "src_offset",
 )
+# Distinct UTC days of events one batch may hold: each can be a new daily fact partition, so one batch
+# of old events (of 100 days, say) cannot create a partition per event. Real late traffic spans a few days.
+DEFAULT_MAX_DAYS_PER_BATCH = 31
+
 # The collection of `pulse canary` events: loaded into fact_event (so the canary can see them) but
 # never into the rollups, so no KPI counts them (the loader filters on it).
 CANARY_COLLECTION = "pulse_canary"
@@ -69,6 +73,8 @@ class Enrichers:
     max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
     max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
     privacy_redact: bool = True  # e-mails, IPs and URL credentials in every stored string (PULSE_PRIVACY_REDACT)
+    # Distinct UTC days one batch may hold (each may be a new fact partition): PULSE_MAX_DAYS_PER_BATCH.
+    max_days_per_batch: int = DEFAULT_MAX_DAYS_PER_BATCH
 
     @classmethod
     def create(
@@ -81,6 +87,7 @@ class Enrichers:
         max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS,
         max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S,
         privacy_redact: bool = True,
+        max_days_per_batch: int = DEFAULT_MAX_DAYS_PER_BATCH,
     ) -> Enrichers:
         """Open the data files (geo database, storefront map) and the user-agent parser.
 
@@ -96,6 +103,7 @@ class Enrichers:
             max_event_age_days=max_event_age_days,
             max_future_skew_s=max_future_skew_s,
             privacy_redact=privacy_redact,
+            max_days_per_batch=max_days_per_batch,
         )
 
 
@@ -119,6 +127,7 @@ def transform_batch(
     """
     batch = StarBatch()
     seen: set[str] = set()
+    days: set[date] = set()
     for raw, source in messages:
         decoded = decode_event(
             raw, source, now=now, max_bytes=enrichers.max_event_bytes,
@@ -127,6 +136,15 @@ def transform_batch(
         if isinstance(decoded, Rejection):
             batch.rejections.append(_private_rejection(decoded, enrichers))
             continue
+        day = decoded.event_time.date()
+        if day not in days:
+            if len(days) >= enrichers.max_days_per_batch:  # each new day may be a new partition: bounded
+                batch.rejections.append(Rejection(
+                    Stage.VALIDATE, RejectReason.EVENT_TIME_OUT_OF_BOUNDS,
+                    f"the batch already holds events of {len(days)} days (PULSE_MAX_DAYS_PER_BATCH);"
+                    f" this one is of {day.isoformat()}", raw, source))
+                continue
+            days.add(day)
         # Model before deduplicating, as across batches: whether a copy is rejected never depends on
         # which batch it shares, and only a modelled event claims its id (a later valid copy still loads).
         try:

@@ -228,9 +228,10 @@ class WarehouseLoader:
 
     def __init__(
         self, url: str, consumer_group: str, identity: EngineIdentity | None = None, kpi_zone: str | None = None,
-        *, statement_timeout_s: float | None = None,
+        *, statement_timeout_s: float | None = None, url_setting: str = "PULSE_DATABASE_URL",
     ) -> None:
         self._url = url
+        self._url_setting = url_setting  # the variable `url` came from: a refused login names it
         # A statement waiting on a lock held elsewhere is cancelled (57014, transient) instead of hanging unseen.
         self._statement_timeout_ms = int(statement_timeout_s * 1000) if statement_timeout_s else None
         self.identity = identity  # when set, every batch transaction also beats the engine's heartbeat
@@ -247,7 +248,7 @@ class WarehouseLoader:
     def connection(self) -> psycopg.Connection:
         """The open connection, reconnecting if needed (raises TransientError/TerminalError)."""
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self._url)
+            self._conn = connect(self._url, setting=self._url_setting)
             with self._conn.transaction():
                 self._conn.execute(_STAGE_DDL)
                 if self._statement_timeout_ms:

@@ -347,3 +347,15 @@ def test_redaction_can_be_switched_off(enrichers: Enrichers) -> None:
     assert "p-product@example.org" in stored and "alice:s3cr3t" in stored
     assert "p-email-address@example.org" not in stored, "the hashed fields stay hashed"
     assert "198.51.100.11" not in stored, "the ip field stays truncated"
+
+
+def test_one_batch_holds_events_of_a_bounded_number_of_days() -> None:
+    capped = Enrichers.create(hash_key=KEY, max_event_age_days=FIXTURE_AGE_DAYS, max_days_per_batch=3)
+    base = 1716883882
+    # five days, in this order: day 0, 1, 0 again, 2, 3 (the fourth distinct day), 1 again, 4
+    offsets = [0, 1, 0, 2, 3, 1, 4]
+    lines = [_view(id=f"d-{i}", time_stamp=base + d * 86_400) for i, d in enumerate(offsets)]
+    batch = transform_batch(_messages(lines), capped, now=base + 5 * 86_400)
+    assert [_row(row)["event_id"] for row in batch.facts] == ["d-0", "d-1", "d-2", "d-3", "d-5"]
+    assert [r.reason for r in batch.rejections] == [RejectReason.EVENT_TIME_OUT_OF_BOUNDS] * 2
+    assert all("PULSE_MAX_DAYS_PER_BATCH" in r.detail for r in batch.rejections)
