@@ -15,7 +15,7 @@ from pulse.settings import Settings
 from pulse.testing.engine import EngineProcess, wait_until_caught_up
 from tests.reliability.audit import audit_warehouse
 from tests.reliability.report import Row, Scale
-from tests.reliability.strategies import labelled_messages
+from tests.reliability.strategies import labelled_messages, oversized_examples
 from tests.reliability.workload import Sent, engine_env, hostile_corpus, send
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
@@ -48,4 +48,27 @@ def test_hostile_flood(workspace: Settings, scale: Scale, report_row: Row) -> No
             check(engine)
 
         flood()
+        report_row.retries = engine.stop().count("retrying in")
+
+
+def test_oversized_values_never_block_the_events_behind_them(workspace: Settings, scale: Scale,
+                                                             report_row: Row) -> None:
+    report_row.scenario = f"oversized values in every field: {scale.flood_examples} hypothesis examples, one engine"
+    report_row.faults = "none (input only)"
+    now = time.time()
+    sent: list[Sent] = []
+    with EngineProcess(engine_env(workspace)) as engine:
+
+        @settings(max_examples=scale.flood_examples, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(st.lists(oversized_examples(now), min_size=1, max_size=4))
+        def oversized(examples: list) -> None:  # type: ignore[type-arg]
+            sent.extend(send(workspace, [message for example in examples for message in example]))
+            wait_until_caught_up(workspace, engine)
+            audit = audit_warehouse(workspace, sent)
+            audit.fill(report_row)
+            assert engine.alive(), f"the engine died: {engine.log()[-2000:]}"
+            assert not audit.problems, audit.summary()
+
+        oversized()
         report_row.retries = engine.stop().count("retrying in")
