@@ -47,8 +47,9 @@ from pulse.model.star import FACT_COLUMNS, Enrichers, transform_batch
 from pulse.settings import Settings, load_settings
 from pulse.sources.generator import TrafficGenerator, encode
 from pulse.stack import postgres
+from pulse.warehouse.db import connect_reader
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi
-from pulse.warehouse.loader import NO_JIT, WarehouseLoader
+from pulse.warehouse.loader import WarehouseLoader
 from pulse.warehouse.migrate import migrate
 
 console = Console()
@@ -245,8 +246,7 @@ def _pct(samples: list[float], q: float) -> float:
 def measure(settings: Settings, api: str, window: KpiWindow, reps: int, scan_reps: int) -> dict[str, Any]:
     """p50/p95 in ms per KPI: API over HTTP, library SQL over psycopg, fact scan; plus SELECT 1."""
     out: dict[str, Any] = {}
-    with psycopg.connect(settings.reader_url, autocommit=True) as conn, httpx.Client(base_url=api) as http:
-        conn.execute(NO_JIT)  # as the API's pool does
+    with connect_reader(settings, autocommit=True) as conn, httpx.Client(base_url=api) as http:  # as the API's pool
         one = _timed(lambda: conn.execute("SELECT 1").fetchone(), reps, 20)
         out["select 1"] = {"sql_p50": _pct(one, 0.5), "sql_p95": _pct(one, 0.95)}
         for name, params in kpi_params(conn, window).items():

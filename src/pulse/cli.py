@@ -118,7 +118,7 @@ def _show_status(doc: dict[str, Any], fmt: OutputFormat) -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the warehouse schema (idempotent)."""
-    from pulse.warehouse.loader import connect
+    from pulse.warehouse.db import connect
     from pulse.warehouse.migrate import migrate as apply
 
     settings = _settings()
@@ -241,7 +241,7 @@ def _window(day: str | None, tz: str | None, include_bots: bool | None) -> Any:
 
 
 def _reader() -> Any:
-    from pulse.warehouse.loader import connect
+    from pulse.warehouse.db import connect
 
     settings = _settings()
     return connect(settings.reader_url, setting=settings.reader_url_setting)
@@ -265,7 +265,7 @@ def _check_login(url: str, setting: str) -> None:
     """Stop now when the role cannot log in (a wrong user or password); a database that is down is waited for
     (the engines retry, the API answers 503 until it is back)."""
     from pulse.errors import TransientError
-    from pulse.warehouse.loader import connect
+    from pulse.warehouse.db import connect
 
     try:
         connect(url, setting=setting).close()
@@ -300,7 +300,7 @@ def quarantine(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """List rejected messages with their reason (needs the owner connection: raw payloads are private)."""
-    from pulse.warehouse.loader import connect
+    from pulse.warehouse.db import connect
 
     sql = (
         "SELECT quarantine_id, quarantined_at, stage, reason, detail, src_topic, src_partition, src_offset, raw"
@@ -518,7 +518,7 @@ def maintain(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Create the coming days' fact partitions and remove data older than the retention (owner connection)."""
-    from pulse.warehouse.loader import connect
+    from pulse.warehouse.db import connect
     from pulse.warehouse.maintenance import MaintenancePolicy
     from pulse.warehouse.maintenance import maintain as run_maintenance
 

@@ -38,10 +38,11 @@ import psycopg
 
 from pulse.engines.spark_tasks import SUMMARY_SCHEMA, ExecutorConfig, commit_partition
 from pulse.engines.stats import EngineStats
-from pulse.errors import ConfigError, TerminalError
+from pulse.errors import ConfigError, PulseError, TerminalError
 from pulse.model.star import Enrichers
 from pulse.settings import Settings
 from pulse.stack.spark import check_pyspark_version, connector_jars
+from pulse.warehouse.db import connect_loader
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 
 log = logging.getLogger(__name__)
@@ -250,10 +251,10 @@ class SparkEngine:
         self._last_beat = now
         try:
             if self._beat_conn is None or self._beat_conn.closed:
-                self._beat_conn = psycopg.connect(self.settings.loader_url, autocommit=True, connect_timeout=5)
+                self._beat_conn = connect_loader(self.settings, autocommit=True)
             self.identity.batches = self.stats.batches
             beat(self._beat_conn, self.identity, stopped=stopped)
-        except psycopg.Error as exc:
+        except (psycopg.Error, PulseError) as exc:
             log.warning("heartbeat not written (%s); trying again at the next beat", type(exc).__name__)
             self._beat_conn = None
         if stopped and self._beat_conn is not None:

@@ -24,6 +24,7 @@ from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_S
 from pulse.events.model import SourceRef
 from pulse.model.star import DEFAULT_MAX_DAYS_PER_BATCH, Enrichers, transform_batch
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
+from pulse.warehouse.spark_ledger import record_slice as record_in_ledger
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,6 @@ SUMMARY_SCHEMA = (
 # Transient commit failures are retried inside the task this many times before the task fails
 # (Spark may then retry the task; the batch fails and the query stops with the error if it keeps failing).
 COMMIT_ATTEMPTS = 8
-
-_LEDGER = """
-INSERT INTO spark_batches (query_id, batch_id, topic, kafka_partition, first_offset, next_offset, messages)
-SELECT %s, %s, t, p, f, n, m FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[], %s::int[])
-  AS x(t, p, f, n, m)
-ON CONFLICT DO NOTHING
-RETURNING 1
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,20 +138,15 @@ def commit_slice(
     if not messages:
         return BatchResult(0, 0, 0), 0
     piece = Slice.of(messages)
-    keys = sorted(piece.ranges)
-    ledger_rows = (
-        [t for t, _ in keys], [p for _, p in keys], [piece.ranges[k][0] for k in keys],
-        [piece.ranges[k][1] for k in keys], [piece.ranges[k][2] for k in keys],
-    )
 
     def record_slice(conn: psycopg.Connection) -> bool:
-        inserted = len(conn.execute(_LEDGER, (config.query_id, batch_id, *ledger_rows)).fetchall())
-        if 0 < inserted < len(keys):
+        inserted = record_in_ledger(conn, config.query_id, batch_id, piece.ranges)
+        if 0 < inserted < len(piece.ranges):
             raise TerminalError(
                 f"batch {batch_id} of query {config.query_id} is partly in spark_batches: the offset ranges"
                 " of a replayed batch changed (was the checkpoint edited?)"
             )
-        return inserted == len(keys)
+        return inserted == len(piece.ranges)
 
     now = time.time()
     enrichers = enrichers_for(config)

@@ -21,12 +21,8 @@ from pulse.errors import PulseError
 from pulse.model.star import CANARY_COLLECTION
 from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
-from pulse.warehouse.loader import connect
-
-_RECORD = """
-INSERT INTO canary_run (event_id, sent_at, seen_at, latency_ms, max_latency_ms, ok, detail)
-VALUES (%(event_id)s, %(sent_at)s, %(seen_at)s, %(latency_ms)s, %(max_latency_ms)s, %(ok)s, %(detail)s)
-"""
+from pulse.warehouse.db import connect_loader, connect_reader
+from pulse.warehouse.health import canary_seen, record_canary_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +105,11 @@ def _wait_until_queryable(
 ) -> float | None:
     """Seconds from `started` (monotonic, before the send) to the first successful query by the reader role,
     or None at the deadline."""
-    with connect(settings.reader_url, setting=settings.reader_url_setting) as conn:
-        conn.autocommit = True
+    with connect_reader(settings, autocommit=True) as conn:
         while True:
-            row = conn.execute(
-                "SELECT 1 FROM fact_event WHERE event_date = %s AND event_id = %s", (sent_at.date(), event_id)
-            ).fetchone()
+            seen = canary_seen(conn, sent_at.date(), event_id)
             now = time.monotonic()
-            if row is not None:
+            if seen:
                 return now - started
             if now >= deadline:
                 return None
@@ -126,12 +119,11 @@ def _wait_until_queryable(
 def _record(settings: Settings, result: CanaryResult) -> CanaryResult:
     """Insert the run into canary_run (loader role); a failure to record is said in the detail."""
     try:
-        with connect(settings.loader_url, setting=settings.loader_url_setting) as conn:
-            conn.execute(_RECORD, {
-                "event_id": result.event_id, "sent_at": result.sent_at, "seen_at": result.seen_at,
-                "latency_ms": result.latency_ms, "max_latency_ms": result.max_latency_ms, "ok": result.ok,
-                "detail": result.detail,
-            })
+        with connect_loader(settings) as conn:
+            record_canary_run(
+                conn, event_id=result.event_id, sent_at=result.sent_at, seen_at=result.seen_at,
+                latency_ms=result.latency_ms, max_latency_ms=result.max_latency_ms, ok=result.ok, detail=result.detail,
+            )
     except Exception as exc:  # noqa: BLE001 - the run's outcome still goes to the caller
         return _replace(result, ok=False, detail=f"{result.detail}; could not record the run: {exc}")
     return _replace(result, recorded=True)

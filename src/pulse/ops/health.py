@@ -18,8 +18,10 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 from pulse.errors import PulseError
 from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
-from pulse.warehouse.loader import connect
-from pulse.warehouse.migrate import available_migrations
+from pulse.warehouse.db import connect_reader
+from pulse.warehouse.health import freshness, heartbeats, server_version
+from pulse.warehouse.migrate import applied_migrations, available_migrations
+from pulse.warehouse.offsets import stored_offsets
 
 
 class Status(StrEnum):
@@ -181,16 +183,14 @@ def _topic_check(settings: Settings, metadata: ClusterMetadata | None) -> Check:
 # ---------------------------------------------------------------------------------------- PostgreSQL
 def _database(settings: Settings) -> tuple[psycopg.Connection | None, Check]:
     try:
-        conn = connect(settings.reader_url, setting=settings.reader_url_setting)
+        conn = connect_reader(settings, autocommit=True)  # autocommit: one failed query must not poison the next
     except PulseError as exc:
         return None, Check("postgresql", Status.fail, str(exc))
-    conn.autocommit = True  # one failed query must not poison the checks after it
-    version = conn.execute("SHOW server_version").fetchone()
-    return conn, Check("postgresql", Status.ok, f"connected (PostgreSQL {version[0] if version else '?'})")
+    return conn, Check("postgresql", Status.ok, f"connected (PostgreSQL {server_version(conn) or '?'})")
 
 
 def _schema_check(conn: psycopg.Connection) -> Check:
-    applied: dict[int, str] = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+    applied = applied_migrations(conn)
     bundled = {m.version: m for m in available_migrations()}
     missing = sorted(set(bundled) - set(applied))
     edited = sorted(v for v in set(bundled) & set(applied) if bundled[v].checksum != applied[v])
@@ -207,38 +207,32 @@ def _schema_check(conn: psycopg.Connection) -> Check:
 
 
 def _engine_check(conn: psycopg.Connection, settings: Settings, thresholds: Thresholds) -> Check:
-    rows = conn.execute(
-        "SELECT engine_id, engine, host, pid, extract(epoch FROM now() - beat_at)::float8, stopped_at IS NOT NULL,"
-        " status FROM engine_heartbeat WHERE topic = %s ORDER BY beat_at DESC LIMIT 20",
-        (settings.topic,),
-    ).fetchall()
-    if not rows:
+    beats = heartbeats(conn, settings.topic)
+    if not beats:
         return Check("engine", Status.fail, f"no engine has ever run on topic {settings.topic!r} (start `pulse run`)")
-    live = [r for r in rows if not r[5] and r[4] <= thresholds.engine_stale_after_s]
+    live = [b for b in beats if not b.stopped and b.age_s <= thresholds.engine_stale_after_s]
     if live:
-        details = {"engines": [{"engine_id": r[0], "engine": r[1], "host": r[2], "pid": r[3],
-                                "heartbeat_age_s": round(r[4], 1), "status": r[6] or "running"} for r in live]}
-        stalled = [r for r in live if r[6]]
+        details = {"engines": [{"engine_id": b.engine_id, "engine": b.engine, "host": b.host, "pid": b.pid,
+                                "heartbeat_age_s": round(b.age_s, 1), "status": b.status or "running"} for b in live]}
+        stalled = [b for b in live if b.status]
         if stalled:  # alive, but not loading: a transient failure is being retried
             return Check("engine", Status.warn, f"{len(live)} engine(s) alive, {len(stalled)} not loading:"
-                                                f" {stalled[0][1]} {stalled[0][0]} is {stalled[0][6]}", details)
+                                                f" {stalled[0].engine} {stalled[0].engine_id} is {stalled[0].status}",
+                         details)
         return Check("engine", Status.ok, f"{len(live)} engine(s) running, newest heartbeat"
-                                          f" {live[0][4]:.1f} s ago", details)
-    engine_id, engine, host, pid, age, stopped, _status = rows[0]
-    how = "stopped cleanly" if stopped else "no heartbeat (crashed or hung?)"
-    return Check("engine", Status.fail, f"no engine running: the last one ({engine} {engine_id} on {host}, pid {pid})"
-                                        f" {how}, last beat {age:.0f} s ago",
-                 {"last_engine_id": engine_id, "heartbeat_age_s": round(age, 1)})
+                                          f" {live[0].age_s:.1f} s ago", details)
+    last = beats[0]
+    how = "stopped cleanly" if last.stopped else "no heartbeat (crashed or hung?)"
+    return Check("engine", Status.fail, f"no engine running: the last one ({last.engine} {last.engine_id} on"
+                                        f" {last.host}, pid {last.pid}) {how}, last beat {last.age_s:.0f} s ago",
+                 {"last_engine_id": last.engine_id, "heartbeat_age_s": round(last.age_s, 1)})
 
 
 def _lag_check(conn: psycopg.Connection, settings: Settings, thresholds: Thresholds,
                metadata: ClusterMetadata | None, timeout_s: float) -> Check:
     if metadata is None or settings.topic not in metadata.topics:
         return Check("lag", Status.fail, "not checked: the topic's offsets cannot be read from Kafka")
-    committed: dict[int, int] = dict(conn.execute(
-        "SELECT kafka_partition, next_offset FROM kafka_offsets WHERE consumer_group = %s AND topic = %s",
-        (settings.consumer_group, settings.topic),
-    ).fetchall())
+    committed = stored_offsets(conn, settings.consumer_group, settings.topic)
     partitions = sorted(metadata.topics[settings.topic].partitions)
     admin = _admin(settings, timeout_s)
     ends = _offsets(admin, settings.topic, partitions, OffsetSpec.latest(), timeout_s)
@@ -260,18 +254,15 @@ def _offsets(admin: AdminClient, topic: str, partitions: list[int], spec: Offset
 
 
 def _freshness_check(conn: psycopg.Connection, thresholds: Thresholds) -> Check:
-    row = conn.execute(
-        "SELECT newest_event_time, last_commit_at, extract(epoch FROM now() - newest_event_time)::float8,"
-        " extract(epoch FROM now() - last_commit_at)::float8 FROM load_state"
-    ).fetchone()
-    if row is None or row[0] is None:
+    state = freshness(conn)
+    if state.newest_event_time is None or state.event_age_s is None:
         return Check("freshness", Status.warn, "no event has been loaded yet")
-    newest, last_commit, event_age, commit_age = row
-    details = {"newest_event_time": newest.isoformat(),
-               "last_commit_at": last_commit.isoformat() if last_commit else None,
-               "event_age_s": round(event_age, 1), "max_staleness_s": thresholds.max_staleness_s}
-    if event_age > thresholds.max_staleness_s:
-        return Check("freshness", Status.warn, f"newest event is {event_age:,.0f} s old"
+    age, commit_age = state.event_age_s, state.commit_age_s or 0.0
+    details = {"newest_event_time": state.newest_event_time.isoformat(),
+               "last_commit_at": state.last_commit_at.isoformat() if state.last_commit_at else None,
+               "event_age_s": round(age, 1), "max_staleness_s": thresholds.max_staleness_s}
+    if age > thresholds.max_staleness_s:
+        return Check("freshness", Status.warn, f"newest event is {age:,.0f} s old"
                                                f" (above {thresholds.max_staleness_s:,.0f} s)", details)
-    return Check("freshness", Status.ok, f"newest event {event_age:,.1f} s old, last commit {commit_age:,.1f} s ago",
+    return Check("freshness", Status.ok, f"newest event {age:,.1f} s old, last commit {commit_age:,.1f} s ago",
                  details)

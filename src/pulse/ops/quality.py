@@ -14,24 +14,9 @@ from typing import Any, Literal
 import psycopg
 
 from pulse.settings import Settings
+from pulse.warehouse.quality import load_totals, window_facts, window_quarantined
 
 Status = Literal["ok", "fail"]
-
-# Unknown storefront country: noise hosts (dev, proxies, other sites) and events without a URL;
-# International (glamira.com) is a known bucket. Unknown browser: ua-parser's "Other" family.
-_WINDOW_FACTS = """
-SELECT count(*),
-       count(*) FILTER (WHERE s.country_name IS NULL),
-       count(*) FILTER (WHERE b.browser IS NULL OR b.browser = 'Other'),
-       count(*) - count(DISTINCT f.event_id)
-FROM fact_event f
-LEFT JOIN dim_site s ON s.site_key = f.site_key
-LEFT JOIN dim_browser b ON b.browser_key = f.browser_key
-WHERE f.event_time >= %(start)s AND f.event_time < %(end)s
-  AND f.event_date >= (%(start)s AT TIME ZONE 'UTC')::date AND f.event_date <= (%(end)s AT TIME ZONE 'UTC')::date
-"""
-_WINDOW_QUARANTINE = "SELECT count(*) FROM quarantine WHERE quarantined_at >= %(start)s AND quarantined_at < %(end)s"
-_TOTALS = "SELECT events_loaded, duplicates_skipped, last_commit_at, clock_timestamp() FROM load_state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,26 +69,26 @@ def run_checks(
 ) -> dict[str, Any]:
     """Measure every check over [end - window, end); the document `pulse dq --format json` prints."""
     with conn.transaction():  # one snapshot for all numbers
-        loaded, duplicates, last_commit, db_now = conn.execute(_TOTALS).fetchone() or (0, 0, None, None)
-        end = end or db_now or datetime.now(UTC)
+        totals = load_totals(conn)
+        end = end or totals.db_now or datetime.now(UTC)
         start = end - window
-        params = {"start": start, "end": end}
-        events, unknown_country, unknown_browser, duplicate_ids = conn.execute(
-            _WINDOW_FACTS, params
-        ).fetchone()  # type: ignore[misc]
-        quarantined = conn.execute(_WINDOW_QUARANTINE, params).fetchone()[0]  # type: ignore[index]
-    commit_age = (db_now - last_commit).total_seconds() if last_commit and db_now else None
+        facts = window_facts(conn, start, end)
+        quarantined = window_quarantined(conn, start, end)
+    loaded, duplicates, events = totals.loaded, totals.duplicates, facts.events
+    commit_age = (totals.db_now - totals.last_commit_at).total_seconds() \
+        if totals.last_commit_at and totals.db_now else None
     checks = [
-        _check("unknown_country_share", _share(unknown_country, events), thresholds.unknown_country_share,
-               f"{unknown_country} of {events} events in the window have no storefront country"),
-        _check("unknown_browser_share", _share(unknown_browser, events), thresholds.unknown_browser_share,
-               f"{unknown_browser} of {events} events in the window have an unknown browser"),
+        _check("unknown_country_share", _share(facts.unknown_country, events), thresholds.unknown_country_share,
+               f"{facts.unknown_country} of {events} events in the window have no storefront country"),
+        _check("unknown_browser_share", _share(facts.unknown_browser, events), thresholds.unknown_browser_share,
+               f"{facts.unknown_browser} of {events} events in the window have an unknown browser"),
         _check("quarantine_rate", _share(quarantined, events + quarantined), thresholds.quarantine_rate,
                f"{quarantined} quarantined against {events} loaded in the window"),
-        _check("duplicate_rate", _share(int(duplicates), int(loaded) + int(duplicates)), thresholds.duplicate_rate,
+        _check("duplicate_rate", _share(duplicates, loaded + duplicates), thresholds.duplicate_rate,
                f"{duplicates} duplicates dropped by the ledger against {loaded} events loaded (all time)"),
-        _check("duplicate_event_ids", float(duplicate_ids), 0.0,
-               f"{duplicate_ids} event ids stored more than once in the window (the ledger must prevent any)"),
+        _check("duplicate_event_ids", float(facts.duplicate_event_ids), 0.0,
+               f"{facts.duplicate_event_ids} event ids stored more than once in the window"
+               " (the ledger must prevent any)"),
         _check("commit_age_s", commit_age, thresholds.commit_age_s,
                "no batch was ever committed" if commit_age is None
                else f"last commit {commit_age:.0f} s ago", missing_fails=True),
@@ -111,9 +96,9 @@ def run_checks(
     return {
         "status": "fail" if any(c.status == "fail" for c in checks) else "ok",
         "window": {"start": start.isoformat(), "end": end.isoformat()},
-        "counts": {"events": events, "quarantined": quarantined, "unknown_country": unknown_country,
-                   "unknown_browser": unknown_browser, "duplicate_event_ids": duplicate_ids,
-                   "events_loaded_total": int(loaded), "duplicates_skipped_total": int(duplicates)},
+        "counts": {"events": events, "quarantined": quarantined, "unknown_country": facts.unknown_country,
+                   "unknown_browser": facts.unknown_browser, "duplicate_event_ids": facts.duplicate_event_ids,
+                   "events_loaded_total": loaded, "duplicates_skipped_total": duplicates},
         "checks": [asdict(c) for c in checks],
     }
 

@@ -26,14 +26,13 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
-from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pulse.errors import ECHO_LIMIT, BadRequestError, quoted
 from pulse.ops.metrics import ApiMetrics
 from pulse.settings import Settings
+from pulse.warehouse.db import reader_pool
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, as_of, load_stats, run_kpi, today_in
-from pulse.warehouse.loader import NO_JIT
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Swagger UI is installed by scripts/install.sh into the venv (never fetched from a CDN at run time).
@@ -52,20 +51,12 @@ class ApiError(Exception):
         self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
 
 
-def _configure(conn: psycopg.Connection) -> None:
-    conn.execute(NO_JIT)  # short index reads: JIT compilation would cost more than the query
-
-
 class KpiReader:
     """Read-only warehouse access for the routes: a connection pool on the reader role."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pool = ConnectionPool(
-            settings.reader_url, min_size=1, max_size=settings.api_pool_size, open=False, name="pulse-api",
-            check=ConnectionPool.check_connection, configure=_configure,
-            kwargs={"autocommit": True, "connect_timeout": 5, "application_name": "pulse-api"},
-        )
+        self.pool = reader_pool(settings, name="pulse-api", max_size=settings.api_pool_size)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:

@@ -132,7 +132,7 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
     from pulse.sources.kafka_producer import produce_forever
     from pulse.stack.manager import stack_up
     from pulse.stack.postgres import export_local_credentials
-    from pulse.warehouse.loader import connect
+    from pulse.warehouse.db import connect
     from pulse.warehouse.migrate import migrate
 
     with console.status("starting Kafka and PostgreSQL...") as status:

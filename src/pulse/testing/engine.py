@@ -8,11 +8,13 @@ import sys
 import tempfile
 import time
 
-import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
 from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
+from pulse.warehouse.db import Access, connect
+from pulse.warehouse.offsets import stored_offsets
+from pulse.warehouse.quality import load_totals
 
 
 class EngineProcess:
@@ -62,19 +64,14 @@ class EngineProcess:
 
 def events_loaded(settings: Settings) -> int:
     """Events the warehouse has committed so far (load_state)."""
-    with psycopg.connect(settings.database_url) as conn:
-        row = conn.execute("SELECT events_loaded FROM load_state").fetchone()
-        return int(row[0]) if row else 0
+    with connect(settings.database_url, access=Access.read) as conn:
+        return load_totals(conn).loaded
 
 
 def offsets_consumed(settings: Settings) -> int:
     """Sum over partitions of the next offset the warehouse recorded for the settings' consumer group."""
-    with psycopg.connect(settings.database_url) as conn:
-        row = conn.execute(
-            "SELECT coalesce(sum(next_offset), 0) FROM kafka_offsets WHERE consumer_group = %s AND topic = %s",
-            (settings.consumer_group, settings.topic),
-        ).fetchone()
-        return int(row[0]) if row else 0
+    with connect(settings.database_url, access=Access.read) as conn:
+        return sum(stored_offsets(conn, settings.consumer_group, settings.topic).values())
 
 
 def end_offsets(settings: Settings) -> int:

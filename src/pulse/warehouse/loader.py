@@ -21,7 +21,9 @@ from psycopg import sql
 from pulse.errors import DataRejectedError, TerminalError, TransientError
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import CANARY_COLLECTION, DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+from pulse.warehouse.db import connect
 from pulse.warehouse.heartbeat import EngineIdentity, beat
+from pulse.warehouse.offsets import stored_offsets
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,6 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fact
   (LIKE fact_event INCLUDING DEFAULTS, referrer_url text, browser text, os text)
   ON COMMIT DELETE ROWS
 """
-
-# The batch statement's row estimates (a never-analysed temp stage, the kpi_zone cross join) pass the
-# planner's JIT thresholds; compiling it then took 3.5 s of a 4 s batch (5,000 events). Statements this
-# short and this frequent never earn that back, so pulse's sessions run without JIT (the API's reads too).
-NO_JIT = "SET jit = off"
 
 _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 
@@ -271,12 +268,7 @@ class WarehouseLoader:
         with self._use, _translate_errors():
             conn = self.connection()
             with conn.transaction():
-                rows = conn.execute(
-                    "SELECT kafka_partition, next_offset FROM kafka_offsets"
-                    " WHERE consumer_group = %s AND topic = %s",
-                    (self._group, topic),
-                ).fetchall()
-        return {int(p): int(n) for p, n in rows}
+                return stored_offsets(conn, self._group, topic)
 
     def heartbeat(self, *, stopped: bool = False, status: str | None = None) -> None:
         """Beat the engine's heartbeat in a transaction of its own (start, idle, retrying, stop).
@@ -441,54 +433,6 @@ class WarehouseLoader:
                 known.clear()  # bounded memory; re-sending a known row is harmless
             for row in rows:
                 known[row[0]] = row[2] if table == "dim_product" else True  # type: ignore[index]
-
-
-def connect(url: str, *, setting: str = "PULSE_DATABASE_URL") -> psycopg.Connection:
-    """Open a connection, telling transient trouble (retry) from a wrong setting (stop).
-
-    `setting` names the variable `url` came from: the messages say which one to fix.
-    """
-    try:
-        conn = psycopg.connect(url, connect_timeout=5, application_name="pulse")
-        conn.execute(NO_JIT)
-        conn.commit()
-        return conn
-    except psycopg.OperationalError as exc:
-        raise _classify_connect_error(exc, setting, _role_of(url)) from None
-    except psycopg.ProgrammingError:  # libpq could not parse the URL: never repeat it (it may hold a password)
-        raise TerminalError(f"{setting} is not a valid PostgreSQL connection string") from None
-
-
-_TERMINAL_CONNECT_HINTS = (
-    "password authentication failed",
-    "no password supplied",
-    "does not exist",
-    "invalid connection option",
-    "invalid dsn",
-    "missing \"=\"",
-    "permission denied",
-    "not permitted to log in",
-    "no pg_hba.conf entry",
-)
-
-
-def _classify_connect_error(exc: Exception, setting: str = "PULSE_DATABASE_URL", role: str | None = None) -> Exception:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if any(hint in message.lower() for hint in _TERMINAL_CONNECT_HINTS):
-        who = f"the login of role {role!r}" if role else "the connection"
-        return TerminalError(f"PostgreSQL refused {who}: {message} (check {setting} and the roles)")
-    return TransientError(f"PostgreSQL unavailable: {message} (is it running? check {setting})")
-
-
-def _role_of(url: str) -> str | None:
-    """The user a connection string logs in as (never its password), for messages."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        user = conninfo_to_dict(url).get("user")
-    except psycopg.ProgrammingError:
-        return None
-    return str(user) if user else None
 
 
 class ErrorKind(StrEnum):

@@ -38,6 +38,11 @@ def available_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
+def applied_migrations(conn: psycopg.Connection) -> dict[int, str]:
+    """Version -> checksum of every migration the database has applied (UndefinedTable before the first)."""
+    return {int(v): str(c) for v, c in conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()}
+
+
 def migrate(conn: psycopg.Connection) -> list[Migration]:
     """Apply the migrations the database lacks; returns those applied now (empty when up to date)."""
     conn.autocommit = True
@@ -48,9 +53,7 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     )
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
     try:
-        applied = {
-            row[0]: row[1] for row in conn.execute("SELECT version, checksum FROM schema_migrations")
-        }
+        applied = applied_migrations(conn)
         done = []
         for migration in available_migrations():
             if migration.version in applied:
