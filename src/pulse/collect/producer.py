@@ -6,10 +6,10 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 
-from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
+from pulse.sources import kafka
 from pulse.sources.kafka import KafkaOutage
 
 LINGER_MS = 5
@@ -66,27 +66,17 @@ class KafkaBridge:
         self.timeout_s = settings.collect_delivery_timeout_s
         self.broker_error: str | None = None
         self._outage = KafkaOutage(settings.kafka_bootstrap)
-        self._producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "client.id": "pulse-collector",
-                "enable.idempotence": True,
-                "acks": "all",
-                "compression.type": "lz4",
-                "linger.ms": LINGER_MS,
-                "message.timeout.ms": int(self.timeout_s * 1000),
-                "queue.buffering.max.messages": QUEUE_MAX_MESSAGES,
-                "error_cb": self._on_error,
-                "logger": LIBRDKAFKA_LOG,
-            }
+        self._producer = kafka.producer(
+            settings, client_id="pulse-collector", delivery_timeout_s=self.timeout_s, linger_ms=LINGER_MS,
+            config={"compression.type": "lz4", "queue.buffering.max.messages": QUEUE_MAX_MESSAGES},
+            outage=self._outage, on_error=self._remember_broker_error,
         )
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="pulse-collector-kafka", daemon=True)
         self._poller.start()
 
-    def _on_error(self, err: KafkaError) -> None:
+    def _remember_broker_error(self, err: KafkaError) -> None:
         self.broker_error = f"{err.name()}: {err.str()}"
-        self._outage.error(err)
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():

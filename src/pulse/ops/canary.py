@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from pulse.errors import PulseError
 from pulse.model.star import CANARY_COLLECTION
-from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
+from pulse.sources import kafka
 from pulse.warehouse.db import connect_loader, connect_reader
 from pulse.warehouse.health import canary_seen, record_canary_run
 
@@ -86,12 +86,8 @@ def _produce(settings: Settings, event_id: str, payload: bytes, timeout_s: float
         if err is not None:
             errors.append(err)
 
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-        "linger.ms": 0, "message.timeout.ms": int(timeout_s * 1000), "client.id": "pulse-canary",
-        "logger": LIBRDKAFKA_LOG,  # librdkafka chatter is not the canary's output: its result says what matters
-    }
-    producer = Producer(config)
+    # quiet: librdkafka chatter is not the canary's output, its result says what matters
+    producer = kafka.producer(settings, client_id="pulse-canary", delivery_timeout_s=timeout_s, linger_ms=0, quiet=True)
     producer.produce(settings.topic, key=event_id.encode(), value=payload, on_delivery=delivered)
     left = producer.flush(timeout_s)
     if left or errors:

@@ -16,8 +16,8 @@ from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 
 from pulse.errors import PulseError
-from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
+from pulse.sources import kafka
 from pulse.warehouse.db import connect_reader
 from pulse.warehouse.health import freshness, heartbeats, server_version
 from pulse.warehouse.migrate import applied_migrations, available_migrations
@@ -137,13 +137,8 @@ def _first_line(exc: BaseException) -> str:
 
 # ---------------------------------------------------------------------------------------- Kafka
 def _admin(settings: Settings, timeout_s: float) -> AdminClient:
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "socket.timeout.ms": int(timeout_s * 1000),
-        "socket.connection.setup.timeout.ms": int(timeout_s * 1000),
-        "logger": LIBRDKAFKA_LOG,  # connection chatter is not health output: the report says what matters
-    }
-    return AdminClient(config)
+    # quiet: connection chatter is not health output, the report says what matters
+    return kafka.admin(settings, client_id="pulse-health", timeout_s=timeout_s, quiet=True)
 
 
 def _kafka_metadata(settings: Settings, timeout_s: float) -> tuple[ClusterMetadata | None, Check]:

@@ -1,5 +1,9 @@
-"""Kafka consumer for the native engine (offsets come from the warehouse, not from Kafka), and what every
-Kafka client of pulse shares: librdkafka's own lines at DEBUG, an outage reported a few times, not 20 a second."""
+"""Every Kafka client of pulse comes from here: `consumer`, `producer`, `admin` and the engine's `create_consumer`.
+
+What they share: the bootstrap servers (PULSE_KAFKA_BOOTSTRAP), a client.id, librdkafka's own lines at DEBUG,
+errors through `error_cb` (an outage reported a few times, not 20 a second), and their timeouts. The engine's
+consumer takes its offsets from the warehouse, not from Kafka.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from pulse.errors import TerminalError
 from pulse.ops.logging import LIBRDKAFKA_LOG
+from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_SETTING = "PULSE_KAFKA_BOOTSTRAP"
@@ -26,6 +32,73 @@ _TRANSIENT_CODES = {
     KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.REQUEST_TIMED_OUT, KafkaError.NETWORK_EXCEPTION,
     KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
+
+
+# Where a client connects: the settings (their kafka_bootstrap) or the bootstrap servers themselves.
+Bootstrap = Settings | str
+ErrorCallback = Callable[[KafkaError], None]
+# Every producer of pulse is idempotent and waits for all in-sync replicas: a delivery is durable or an error.
+PRODUCER_DEFAULTS: dict[str, Any] = {"enable.idempotence": True, "acks": "all"}
+
+
+def client_config(
+    source: Bootstrap, *, client_id: str, outage: KafkaOutage | None = None, on_error: ErrorCallback | None = None,
+    quiet: bool = False, timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """The configuration every client shares.
+
+    Client errors go to `outage` (a new KafkaOutage unless given; none when `quiet`: a probe whose result
+    says what failed) and then to `on_error`. `timeout_s` bounds socket operations and connection setup.
+    """
+    bootstrap = source.kafka_bootstrap if isinstance(source, Settings) else source
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "client.id": client_id, "logger": LIBRDKAFKA_LOG}
+    if timeout_s is not None:
+        config["socket.timeout.ms"] = config["socket.connection.setup.timeout.ms"] = int(timeout_s * 1000)
+    callbacks: list[ErrorCallback] = [] if quiet else [(outage or KafkaOutage(bootstrap)).error]
+    if on_error is not None:
+        callbacks.append(on_error)
+    if callbacks:
+        config["error_cb"] = callbacks[0] if len(callbacks) == 1 else _each(callbacks)
+    return config
+
+
+def _each(callbacks: list[ErrorCallback]) -> ErrorCallback:
+    def error_cb(error: KafkaError) -> None:
+        for callback in callbacks:
+            callback(error)
+
+    return error_cb
+
+
+def consumer(
+    source: Bootstrap, *, group: str, client_id: str = "pulse", config: dict[str, Any] | None = None,
+    outage: KafkaOutage | None = None, on_error: ErrorCallback | None = None, quiet: bool = False,
+    timeout_s: float | None = None,
+) -> Consumer:
+    """A consumer of group `group`; `config` adds or overrides librdkafka properties."""
+    shared = client_config(source, client_id=client_id, outage=outage, on_error=on_error, quiet=quiet,
+                           timeout_s=timeout_s)
+    return Consumer({**shared, "group.id": group, **(config or {})})
+
+
+def producer(
+    source: Bootstrap, *, client_id: str, delivery_timeout_s: float, linger_ms: int,
+    config: dict[str, Any] | None = None, outage: KafkaOutage | None = None, on_error: ErrorCallback | None = None,
+    quiet: bool = False,
+) -> Producer:
+    """An idempotent, fully acknowledged producer; a message not acknowledged within `delivery_timeout_s` fails."""
+    shared = client_config(source, client_id=client_id, outage=outage, on_error=on_error, quiet=quiet)
+    return Producer({
+        **shared, **PRODUCER_DEFAULTS, "linger.ms": linger_ms, "message.timeout.ms": int(delivery_timeout_s * 1000),
+        **(config or {}),
+    })
+
+
+def admin(
+    source: Bootstrap, *, client_id: str = "pulse-admin", timeout_s: float | None = None, quiet: bool = True,
+) -> AdminClient:
+    """An admin client (metadata, offsets); quiet by default: its callers report what failed."""
+    return AdminClient(client_config(source, client_id=client_id, quiet=quiet, timeout_s=timeout_s))
 
 
 def create_consumer(
@@ -42,15 +115,7 @@ def create_consumer(
     """
 
     outage = KafkaOutage(bootstrap)
-
-    def error_cb(error: KafkaError) -> None:
-        outage.error(error)
-        if on_error is not None:
-            on_error(error)
-
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
@@ -59,12 +124,10 @@ def create_consumer(
         "max.poll.interval.ms": 600000,
         "fetch.wait.max.ms": 50,
         "queued.max.messages.kbytes": 16384,
-        "client.id": "pulse-native",
-        "error_cb": error_cb,
-        "logger": LIBRDKAFKA_LOG,
+        **(extra_config or {}),
     }
-    config.update(extra_config or {})
-    consumer = Consumer(config)
+    engine = consumer(bootstrap, group=group, client_id="pulse-native", config=config, outage=outage,
+                      on_error=on_error)
 
     def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
         outage.recovered()
@@ -83,8 +146,8 @@ def create_consumer(
                                               "pulse.kafka.partitions": [tp.partition for tp in partitions]})
         c.incremental_unassign(partitions)
 
-    consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
-    return consumer
+    engine.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+    return engine
 
 
 def message_error(message: Message) -> KafkaError | None:
@@ -155,4 +218,5 @@ def _reason(error: KafkaError) -> str:
     return found.group(1) if found else text
 
 
-__all__ = ["KafkaException", "KafkaOutage", "create_consumer", "message_error"]
+__all__ = ["KafkaException", "KafkaOutage", "admin", "client_config", "consumer", "create_consumer", "message_error",
+           "producer"]

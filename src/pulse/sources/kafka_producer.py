@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from rich.progress import (
@@ -25,8 +24,8 @@ from rich.progress import (
 from rich.text import Text
 
 from pulse.errors import TerminalError, TransientError
-from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
+from pulse.sources import kafka
 from pulse.sources.generator import TrafficGenerator, encode
 from pulse.sources.kafka import BOOTSTRAP_SETTING
 
@@ -143,21 +142,14 @@ class _Pacer:
         self._due = max(self._due, time.monotonic() - MAX_BURST_S) + self._interval
 
 
-def producer_config(settings: Settings, deliveries: _Deliveries) -> dict[str, Any]:
-    """Idempotent, fully acknowledged, lz4-compressed batches; callbacks count failures."""
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "client.id": "pulse-producer",
-        "enable.idempotence": True,
-        "acks": "all",
-        "compression.type": "lz4",
-        "linger.ms": LINGER_MS,
-        "message.timeout.ms": DELIVERY_TIMEOUT_MS,
-        "delivery.report.only.error": True,
-        "on_delivery": deliveries.on_delivery,
-        "error_cb": deliveries.on_error,
-        "logger": LIBRDKAFKA_LOG,  # librdkafka's own lines: DEBUG, not over the progress bar
-    }
+def _producer(settings: Settings, deliveries: _Deliveries) -> Producer:
+    """Idempotent, fully acknowledged, lz4-compressed batches; callbacks count failures (quiet: the failed
+    deliveries say what went wrong, no line goes over the progress bar)."""
+    return kafka.producer(
+        settings, client_id="pulse-producer", delivery_timeout_s=DELIVERY_TIMEOUT_MS / 1000, linger_ms=LINGER_MS,
+        config={"compression.type": "lz4", "delivery.report.only.error": True, "on_delivery": deliveries.on_delivery},
+        on_error=deliveries.on_error, quiet=True,
+    )
 
 
 class _Producer:
@@ -167,7 +159,7 @@ class _Producer:
         self.topic = settings.topic
         self.where = f"{BOOTSTRAP_SETTING}={settings.kafka_bootstrap}"
         self.deliveries = _Deliveries()
-        self.client = Producer(producer_config(settings, self.deliveries))
+        self.client = _producer(settings, self.deliveries)
         _check_topic(self.client, self.topic, self.where)
 
 

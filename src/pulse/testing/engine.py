@@ -8,10 +8,10 @@ import sys
 import tempfile
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
-from pulse.ops.logging import LIBRDKAFKA_LOG
 from pulse.settings import Settings
+from pulse.sources import kafka
 from pulse.warehouse.db import Access, connect
 from pulse.warehouse.offsets import stored_offsets
 from pulse.warehouse.quality import load_totals
@@ -76,8 +76,7 @@ def offsets_consumed(settings: Settings) -> int:
 
 def end_offsets(settings: Settings) -> int:
     """Sum over the topic's partitions of the high watermark (messages ever written)."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "offset-probe",
-                         "logger": LIBRDKAFKA_LOG})
+    consumer = kafka.consumer(settings, group="offset-probe", client_id="pulse-offset-probe", quiet=True)
     try:
         meta = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
         return sum(consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)[1]
