@@ -17,6 +17,7 @@ from pulse.enrich.useragent import UserAgentInfo
 from pulse.model.star import Enrichers
 from pulse.serve.api import KpiReader
 from pulse.settings import Settings
+from pulse.warehouse.db import Access, connect, connect_loader, connect_reader
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, load_stats, run_kpi
 from pulse.warehouse.loader import WarehouseLoader
 from tests.services import pulse_cli, scalar
@@ -155,6 +156,28 @@ def test_the_loader_and_the_api_run_without_jit(pipeline: Settings) -> None:
             assert conn.execute("SHOW jit").fetchone() == ("off",)
     finally:
         reader.pool.close()
+
+
+def test_reader_sessions_are_read_only_whatever_role_they_log_in_as(pipeline: Settings) -> None:
+    """Readers cannot write by mistake, even on the owner's URL (the default when no reader URL is set)."""
+    harmless_write = "UPDATE load_state SET batches = batches"
+    with connect(pipeline.database_url, access=Access.read, autocommit=True) as owner_reading:
+        assert owner_reading.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            owner_reading.execute(harmless_write)
+    with connect_reader(pipeline) as reader:
+        assert reader.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+    with connect_loader(pipeline, autocommit=True) as writer:
+        assert writer.execute("SHOW default_transaction_read_only").fetchone() == ("off",)
+    with connect(pipeline.database_url, autocommit=True) as owner:
+        owner.execute(harmless_write)  # the same statement, in a writing session
+    api = KpiReader(pipeline)
+    api.pool.open(wait=True)
+    try:
+        with api.connection() as conn:
+            assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+    finally:
+        api.pool.close()
 
 
 def test_migrate_is_idempotent(pipeline: Settings) -> None:

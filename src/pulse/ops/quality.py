@@ -75,8 +75,8 @@ def run_checks(
         facts = window_facts(conn, start, end)
         quarantined = window_quarantined(conn, start, end)
     loaded, duplicates, events = totals.loaded, totals.duplicates, facts.events
-    commit_age = (totals.db_now - totals.last_commit_at).total_seconds() \
-        if totals.last_commit_at and totals.db_now else None
+    last_commit, db_now = totals.last_commit_at, totals.db_now
+    commit_age = (db_now - last_commit).total_seconds() if last_commit and db_now else None
     checks = [
         _check("unknown_country_share", _share(facts.unknown_country, events), thresholds.unknown_country_share,
                f"{facts.unknown_country} of {events} events in the window have no storefront country"),
