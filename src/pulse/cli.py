@@ -6,11 +6,9 @@ import json
 import logging
 import os
 import sys
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
@@ -221,23 +219,13 @@ def kpi(
 
 
 def _window(day: str | None, tz: str | None, include_bots: bool | None) -> Any:
-    from pulse.warehouse.kpis import KpiWindow, today_in
+    from pulse.errors import BadRequestError
+    from pulse.warehouse.kpis import KpiWindow
 
-    settings = _settings()
-    zone = tz or settings.timezone
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise typer.BadParameter(f"{quoted(zone)} is not an IANA time zone like Europe/Berlin",
-                                 param_hint="--tz") from None
-    try:
-        chosen = date.fromisoformat(day) if day else today_in(zone)
-    except ValueError:
-        raise typer.BadParameter(f"{day!r} is not a date like 2026-11-28", param_hint="--date") from None
-    return KpiWindow(
-        day=chosen, tz=zone, view_collections=settings.view_collections,
-        include_bots=settings.include_bots if include_bots is None else include_bots,
-    )
+    try:  # an empty --date or --tz means the default, as no option does
+        return KpiWindow.parse(day or None, tz or None, include_bots, _settings())
+    except BadRequestError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"--{exc.param}") from None
 
 
 def _reader() -> Any:

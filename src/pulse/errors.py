@@ -24,7 +24,14 @@ class MissingToolError(TerminalError):
 
 
 class BadRequestError(PulseError):
-    """A request names something that does not exist or lacks a parameter (a 4xx, not a crash)."""
+    """A request names something that does not exist or lacks a parameter (a 4xx, not a crash).
+
+    `param` names the parameter at fault when there is one: the CLI shows it as `--param`, the API as `param: `.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class DataRejectedError(PulseError):

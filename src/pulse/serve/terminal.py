@@ -80,12 +80,9 @@ def _freshness(as_of: dict[str, str | None]) -> Text:
 
 
 def _dashboard(conn: Any, settings: Settings, stats: dict[str, Any], page_url: str = "") -> RenderableType:
-    from pulse.warehouse.kpis import KpiWindow, run_kpi, today_in
+    from pulse.warehouse.kpis import KpiWindow, run_kpi
 
-    window = KpiWindow(
-        day=today_in(settings.timezone), tz=settings.timezone,
-        view_collections=settings.view_collections, include_bots=settings.include_bots,
-    )
+    window = KpiWindow.parse(None, None, None, settings)
     products = run_kpi(conn, "top-products", window)
     countries = run_kpi(conn, "top-countries", window)
     referrers = run_kpi(conn, "top-referrers", window)
