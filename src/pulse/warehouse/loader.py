@@ -459,6 +459,15 @@ def connect(url: str, *, setting: str = "PULSE_DATABASE_URL") -> psycopg.Connect
         raise TerminalError(f"{setting} is not a valid PostgreSQL connection string") from None
 
 
+def check_login(url: str, *, setting: str = "PULSE_DATABASE_URL") -> None:
+    """Stop now (TerminalError) when the role cannot log in: a wrong user or password. A database that is down
+    is waited for later (the engines retry, the API answers 503 until it is back)."""
+    try:
+        connect(url, setting=setting).close()
+    except TransientError:
+        pass
+
+
 _TERMINAL_CONNECT_HINTS = (
     "password authentication failed",
     "no password supplied",
