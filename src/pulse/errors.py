@@ -24,7 +24,14 @@ class MissingToolError(TerminalError):
 
 
 class BadRequestError(PulseError):
-    """A request names something that does not exist or lacks a parameter (a 4xx, not a crash)."""
+    """A request names something that does not exist or lacks a parameter (a 4xx, not a crash).
+
+    `param` names the parameter at fault when there is one: the CLI shows it as `--param`, the API as `param: `.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class DataRejectedError(PulseError):
@@ -48,3 +55,27 @@ def quoted(value: object, limit: int = ECHO_LIMIT) -> str:
         return text
     size = len(value) if isinstance(value, str | bytes) else len(text)
     return f"{text[: max(limit - 1, 1)]}… ({size:,} characters)"
+
+
+_DATABASE_SETTINGS = "PULSE_DATABASE_URL (or PULSE_LOADER_DATABASE_URL / PULSE_READER_DATABASE_URL)"
+
+
+def operator_message(exc: BaseException) -> str | None:
+    """The one-line message for a known operational failure that escaped as a raw client exception
+    (a refused connection, a refused login, an unusable file under PULSE_HOME); None for anything else."""
+    import psycopg
+    from confluent_kafka import KafkaError, KafkaException
+
+    if isinstance(exc, psycopg.OperationalError):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"PostgreSQL: {first} (check {_DATABASE_SETTINGS})"
+    if isinstance(exc, psycopg.ProgrammingError) and "connection info string" in str(exc):
+        return f"not a valid PostgreSQL connection string (check {_DATABASE_SETTINGS})"
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        error: KafkaError = exc.args[0]
+        if error.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,
+                            KafkaError._TIMED_OUT, KafkaError._MSG_TIMED_OUT):
+            return f"Kafka unreachable ({error.str()}): check PULSE_KAFKA_BOOTSTRAP and that Kafka runs"
+    if isinstance(exc, PermissionError) and exc.filename:
+        return f"cannot use {exc.filename}: {exc.strerror} (check PULSE_HOME and the permissions of its files)"
+    return None

@@ -16,8 +16,6 @@ SQL = re.compile(r"\bSELECT\b[\s\S]*?\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s
 SQL_ALLOWED = {
     "warehouse": "the warehouse package: SQL lives here, grouped by table or concern",
     "stack": "the dev stack provisions its cluster, roles and database (not runtime SQL)",
-    # Issue 12 moves the CLI's quarantine listing into the warehouse (the cli part): remove this line at the merge.
-    "cli.py": "the quarantine listing, until the cli package lands",
 }
 
 KAFKA_CLIENTS = {"Consumer", "Producer", "AdminClient"}

@@ -42,7 +42,7 @@ from pulse.errors import ConfigError, PulseError, TerminalError
 from pulse.model.star import Enrichers
 from pulse.settings import Settings
 from pulse.stack.spark import check_pyspark_version, connector_jars
-from pulse.warehouse.db import connect_loader
+from pulse.warehouse.db import check_login, connect_loader
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 
 log = logging.getLogger(__name__)
@@ -318,3 +318,29 @@ def _short_error(failure: Any) -> str:
 def default_checkpoint(settings: Settings) -> Path:
     """Where `pulse spark` keeps its checkpoint unless told: PULSE_SPARK_CHECKPOINT or $PULSE_HOME/spark/<topic>."""
     return settings.spark_checkpoint or Path(settings.home) / "spark" / "checkpoint" / settings.topic
+
+
+def run_spark(
+    settings: Settings,
+    *,
+    master: str | None = None,
+    submitted: bool = False,
+    trigger_seconds: float = 1.0,
+    checkpoint: Path | None = None,
+    until_idle: float | None = None,
+    max_offsets_per_trigger: int | None = None,
+) -> SparkStats:
+    """`pulse spark`: check the loader's login, start a session and run the engine until stopped (SIGTERM,
+    Ctrl-C, `until_idle`), then stop the session. `submitted` keeps what spark-submit configured (master,
+    jars); otherwise the session gets `master` (default: PULSE_SPARK_MASTER) and the cached connector jars."""
+    check_login(settings.loader_url, setting=settings.loader_url_setting)
+    session = build_session(None if submitted else (master or settings.spark_master))
+    engine = SparkEngine(
+        settings, session, checkpoint=checkpoint or default_checkpoint(settings), trigger_seconds=trigger_seconds,
+        max_offsets_per_trigger=max_offsets_per_trigger,
+    )
+    engine.install_signal_handlers()
+    try:
+        return engine.run(until_idle=until_idle)
+    finally:
+        session.stop()

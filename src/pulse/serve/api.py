@@ -13,10 +13,9 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -73,24 +72,10 @@ class KpiReader:
 
     def window(self, day: str | None, tz: str | None, include_bots: bool | None) -> KpiWindow:
         """Checked KPI window: a known IANA zone, a real date (default: today there)."""
-        zone = tz if tz is not None else self.settings.timezone
         try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ApiError(422, "invalid_parameter",
-                           f"tz: {quoted(zone)} is not an IANA time zone (example: Europe/Berlin)") from None
-        if day is None:
-            chosen = today_in(zone)
-        else:
-            try:
-                chosen = date.fromisoformat(day)
-            except ValueError:
-                raise ApiError(422, "invalid_parameter",
-                               f"date: {quoted(day)} is not a date like 2026-11-28") from None
-            if not 1970 <= chosen.year <= 9998:
-                raise ApiError(422, "invalid_parameter", f"date: {quoted(day)} is out of range (1970 to 9998)")
-        bots = self.settings.include_bots if include_bots is None else include_bots
-        return KpiWindow(day=chosen, tz=zone, view_collections=self.settings.view_collections, include_bots=bots)
+            return KpiWindow.parse(day, tz, include_bots, self.settings)
+        except BadRequestError as exc:
+            raise ApiError(422, "invalid_parameter", f"{exc.param}: {exc}") from None
 
     def kpi(self, name: str, day: str | None, tz: str | None, include_bots: bool | None,
             country: str | None = None, product_id: str | None = None) -> dict[str, Any]:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import socket
-import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.columns import Columns
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from pulse.settings import Settings, load_settings
+from pulse.settings import Settings
 
-log = logging.getLogger(__name__)
 _SPARK = " ▁▂▃▄▅▆▇█"
 
 
@@ -79,13 +73,11 @@ def _freshness(as_of: dict[str, str | None]) -> Text:
     )
 
 
-def _dashboard(conn: Any, settings: Settings, stats: dict[str, Any], page_url: str = "") -> RenderableType:
-    from pulse.warehouse.kpis import KpiWindow, run_kpi, today_in
+def dashboard(conn: Any, settings: Settings, stats: dict[str, Any], page_url: str = "") -> RenderableType:
+    """The demo screen: all six KPIs of today with the engine's counters and freshness (reads with `conn`)."""
+    from pulse.warehouse.kpis import KpiWindow, run_kpi
 
-    window = KpiWindow(
-        day=today_in(settings.timezone), tz=settings.timezone,
-        view_collections=settings.view_collections, include_bots=settings.include_bots,
-    )
+    window = KpiWindow.parse(None, None, None, settings)
     products = run_kpi(conn, "top-products", window)
     countries = run_kpi(conn, "top-countries", window)
     referrers = run_kpi(conn, "top-referrers", window)
@@ -122,70 +114,3 @@ def _hourly_line(answer: dict[str, Any]) -> RenderableType:
         Text(f"total {sum(views):,} views · peak hour {views.index(max(views)):02d}"),
         _freshness(answer["as_of"]),
     )
-
-
-def run_demo(settings: Settings, *, rate: float, refresh: float, console: Console) -> None:
-    """The README's demo: local stack, schema, synthetic traffic, engine, a live KPI screen and the live page."""
-    from pulse.collect.server import running
-    from pulse.engines.native import NativeEngine
-    from pulse.serve.api import create_app
-    from pulse.sources.kafka_producer import produce_forever
-    from pulse.stack.manager import stack_up
-    from pulse.stack.postgres import export_local_credentials
-    from pulse.warehouse.db import connect
-    from pulse.warehouse.migrate import migrate
-
-    with console.status("starting Kafka and PostgreSQL...") as status:
-        stack = stack_up(settings, progress=lambda msg: status.update(msg)).as_dict()
-        export_local_credentials(settings)
-        status.update("migrating the warehouse...")
-        with connect(settings.database_url) as conn:
-            migrate(conn)
-    # `stack up` has just written stack.env (role URLs, the local hash key): read it before starting.
-    local = load_settings(home=settings.home)
-    settings = settings.model_copy(
-        update={
-            "loader_database_url": settings.loader_database_url or stack.get("loader_database_url"),
-            "reader_database_url": settings.reader_database_url or stack.get("reader_database_url"),
-            "hash_key": settings.hash_key or local.hash_key,
-        }
-    )
-    settings.require_hash_key()
-    stop = threading.Event()
-    engine = NativeEngine(settings)
-    producer = threading.Thread(target=produce_forever, args=(settings, rate, int(time.time()), stop),
-                                name="producer", daemon=True)
-    runner = threading.Thread(target=engine.run, name="engine", daemon=True)
-    producer.start()
-    runner.start()
-    logging.getLogger().setLevel(logging.WARNING)  # the live screen is the output now
-    try:
-        with running(create_app(settings), host=settings.api_host, port=_page_port(settings)) as page_url:
-            console.print(f"live page: [bold]{page_url}/[/] · KPI API {page_url}/api/kpis · docs {page_url}/docs")
-            reader = connect(settings.reader_url, setting=settings.reader_url_setting)
-            with reader as conn, Live(console=console, refresh_per_second=4) as live:
-                conn.autocommit = True
-                while runner.is_alive():
-                    live.update(_dashboard(conn, settings, engine.stats.as_dict(), page_url))
-                    time.sleep(refresh)
-    except KeyboardInterrupt:
-        console.print("stopping: finishing the batch in flight...")
-    finally:
-        stop.set()
-        engine.request_stop()
-        producer.join(timeout=10)
-        runner.join(timeout=30)
-    console.print(f"engine: {engine.stats.as_dict()}")
-    console.print("the stack keeps running; `pulse stack down` stops it")
-
-
-def _page_port(settings: Settings) -> int:
-    """PULSE_API_PORT when it is free, else any free port (a second demo, or `pulse serve` already running)."""
-    from pulse.collect.server import free_port
-
-    with socket.socket() as probe:
-        try:
-            probe.bind((settings.api_host, settings.api_port))
-        except OSError:
-            return free_port(settings.api_host)
-    return settings.api_port

@@ -12,10 +12,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pulse.errors import MissingToolError, TransientError
+from pulse.settings import Settings
 from pulse.stack.files import PRIVATE_UMASK, open_private_append, private_dir, write_private
 
 # The rules shipped with the repository (deploy/prometheus/alerts.yml); absent from an installed wheel.
@@ -106,3 +108,39 @@ def _tail(log: Path, chars: int = 2000) -> str:
         return log.read_text(errors="replace")[-chars:]
     except OSError:
         return "(no log)"
+
+
+def scrape_jobs(settings: Settings, engine_port: int | None = None) -> dict[str, list[str]]:
+    """pulse's scrape targets: the engine's metrics (`engine_port`, else PULSE_METRICS_PORT, else 8440), the API
+    and the collector; a wildcard listen address (0.0.0.0, ::) is scraped on loopback."""
+
+    def local(host: str) -> str:
+        return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+    return {
+        "pulse-engine": [f"{local(settings.metrics_host)}:{engine_port or settings.metrics_port or 8440}"],
+        "pulse-api": [f"{local(settings.api_host)}:{settings.api_port}"],
+        "pulse-collect": [f"{local(settings.collect_host)}:{settings.collect_port}"],
+    }
+
+
+def run_prometheus(
+    settings: Settings, port: int, *, engine_port: int | None = None, interval_s: float = 5.0,
+    ready: Callable[[LocalPrometheus, dict[str, list[str]], list[Path]], None] | None = None,
+) -> None:
+    """Run Prometheus (data under PULSE_HOME/prometheus) on pulse's scrape jobs and alert rules until Ctrl-C.
+
+    `ready(server, jobs, rule_files)` is called once it is ready; the rules are deploy/prometheus/alerts.yml
+    when that file is there (none otherwise).
+    """
+    jobs = scrape_jobs(settings, engine_port)
+    rules = [REPO_ALERTS] if REPO_ALERTS.is_file() else []
+    server = start_prometheus(settings.home / "prometheus", port, jobs, rules, interval_s=interval_s)
+    try:
+        if ready:
+            ready(server, jobs, rules)
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

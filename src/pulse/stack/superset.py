@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from pulse.errors import MissingToolError, TerminalError
+from pulse.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 VENV = REPO / ".venv-superset"
@@ -128,6 +130,33 @@ def _tail(log: Path | None) -> str:
     if log is None or not log.exists():
         return ""
     return ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+
+
+def run_superset(
+    settings: Settings, port: int, password: Callable[[], str], *, progress: Progress | None = None,
+    ready: Callable[[str, Path], None] | None = None,
+) -> None:
+    """Serve a local Superset on 127.0.0.1:`port` until Ctrl-C (or until it exits), then stop its process group.
+
+    Its home is $PULSE_HOME/superset; the first run creates the admin PULSE_SUPERSET_USERNAME with `password()`
+    (asked only then). `ready(url, log)` is called once Superset answers /health.
+    """
+    home = settings.home.expanduser().resolve() / "superset"
+    if not (home / INIT_STAMP).exists():
+        init_superset(home, settings.superset_username, password(), progress)
+    process = start_superset(home, "127.0.0.1", port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process, log=home / "superset.log")
+        if ready:
+            ready(url, home / "superset.log")
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 if __name__ == "__main__":  # scripts/install.sh: python -m pulse.stack.superset template

@@ -119,3 +119,12 @@ def role_of(url: str) -> str | None:
     except psycopg.ProgrammingError:
         return None
     return str(user) if user else None
+
+
+def check_login(url: str, *, setting: str = "PULSE_DATABASE_URL") -> None:
+    """Stop now (TerminalError) when the role cannot log in: a wrong user or password. A database that is down
+    is waited for later (the engines retry, the API answers 503 until it is back)."""
+    try:
+        connect(url, setting=setting).close()
+    except TransientError:
+        pass

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import sql
 
 from pulse.errors import BadRequestError, quoted
+
+if TYPE_CHECKING:
+    from pulse.settings import Settings
 
 KPI_NAMES = (
     "top-products", "top-countries", "top-referrers", "stores-by-country", "product-hourly",
@@ -33,6 +36,30 @@ class KpiWindow:
     tz: str
     view_collections: tuple[str, ...]
     include_bots: bool = False
+
+    @classmethod
+    def parse(cls, day: str | None, tz: str | None, include_bots: bool | None, settings: Settings) -> KpiWindow:
+        """The window a CLI or API request asks for, checked; what it leaves out comes from the settings.
+
+        A zone IANA does not know, a text that is not a date, or a year outside 1970-9998 is a BadRequestError
+        whose `param` is `tz` or `date`.
+        """
+        zone = settings.timezone if tz is None else tz
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise BadRequestError(f"{quoted(zone)} is not an IANA time zone like Europe/Berlin", param="tz") from None
+        if day is None:
+            chosen = today_in(zone)
+        else:
+            try:
+                chosen = date.fromisoformat(day)
+            except ValueError:
+                raise BadRequestError(f"{quoted(day)} is not a date like 2026-11-28", param="date") from None
+            if not 1970 <= chosen.year <= 9998:
+                raise BadRequestError(f"{quoted(day)} is out of range (1970 to 9998)", param="date")
+        return cls(day=chosen, tz=zone, view_collections=settings.view_collections,
+                   include_bots=settings.include_bots if include_bots is None else include_bots)
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
