@@ -30,7 +30,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
 
 from pulse.events.model import SourceRef
-from pulse.model.star import DIMENSIONS, FACT_COLUMNS, Enrichers, transform_batch
+from pulse.model.star import DIMENSIONS, FACT_COLUMNS
+from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import load_settings
 from pulse.sources.kafka_producer import produce_synthetic
 from pulse.stack.manager import export_local_credentials, stack_up

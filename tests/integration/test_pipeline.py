@@ -14,7 +14,7 @@ import pytest
 
 from pulse.engines.native import NativeEngine
 from pulse.enrich.useragent import UserAgentInfo
-from pulse.model.star import Enrichers
+from pulse.pipeline import Enrichers
 from pulse.serve.api import KpiReader
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, load_stats, run_kpi

@@ -21,9 +21,10 @@ from pulse.engines.committing import StopRequested, commit_isolating
 from pulse.engines.stats import EngineStats
 from pulse.errors import TransientError
 from pulse.events.model import SourceRef
-from pulse.model.star import Enrichers, StarBatch, transform_batch
+from pulse.model.star import StarBatch
 from pulse.ops.logging import batch_fields
 from pulse.ops.metrics import EngineMetrics
+from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
 from pulse.warehouse.heartbeat import EngineIdentity
@@ -59,16 +60,7 @@ class NativeEngine:
         metrics: EngineMetrics | None = None,
     ) -> None:
         self.settings = settings
-        self.enrichers = enrichers or Enrichers.create(
-            hash_key=settings.require_hash_key(),
-            geoip_database=settings.geoip_database,
-            storefronts_file=settings.storefronts_file,
-            max_event_bytes=settings.max_event_bytes,
-            max_event_age_days=settings.max_event_age_days,
-            max_future_skew_s=settings.max_future_skew_s,
-            privacy_redact=settings.privacy_redact,
-            max_days_per_batch=settings.max_days_per_batch,
-        )
+        self.enrichers = enrichers or Enrichers.from_settings(settings)
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)
         self.loader = WarehouseLoader(

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from pulse.errors import DataRejectedError, TerminalError, TransientError
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
-from pulse.model.star import CANARY_COLLECTION, DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+from pulse.model.star import CANARY_COLLECTION, DIMENSION_COLUMNS, DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 
 log = logging.getLogger(__name__)
@@ -142,8 +142,8 @@ UPDATE load_state SET
 """
 
 
-def _dim_upsert_sql(table: str, columns: tuple[str, ...]) -> sql.Composed:
-    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in _ARRAY_TYPES[table])
+def _dim_upsert_sql(table: str, columns: tuple[tuple[str, str], ...]) -> sql.Composed:
+    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(sql_type)) for _, sql_type in columns)
     conflict = "DO NOTHING"
     if table == "dim_product":
         # The smallest slug wins, whichever engine or batch saw it first.
@@ -152,24 +152,12 @@ def _dim_upsert_sql(table: str, columns: tuple[str, ...]) -> sql.Composed:
             " AND (d.product_slug IS NULL OR EXCLUDED.product_slug < d.product_slug)"
         )
     return sql.SQL("INSERT INTO {} AS d ({}) SELECT * FROM unnest({}) ORDER BY 1 ON CONFLICT ({}) {}").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)), arrays,
-        sql.Identifier(columns[0]), sql.SQL(conflict),  # type: ignore[arg-type]
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns), arrays,
+        sql.Identifier(columns[0][0]), sql.SQL(conflict),  # type: ignore[arg-type]
     )
 
 
-_ARRAY_TYPES: dict[str, tuple[str, ...]] = {
-    "dim_date": ("int", "date", "smallint", "smallint", "smallint", "smallint", "smallint", "smallint"),
-    "dim_hour": ("bigint", "timestamptz", "int", "smallint"),
-    "dim_product": ("bigint", "text", "text"),
-    "dim_store": ("bigint", "text"),
-    "dim_site": ("bigint", "text", "text", "text", "text", "bool", "text"),
-    "dim_location": ("bigint", "text", "text", "text", "text"),
-    "dim_referrer": ("bigint", "text", "text", "text"),
-    "dim_browser": ("bigint", "text"),
-    "dim_os": ("bigint", "text"),
-    "dim_device_type": ("bigint", "text"),
-}
-_DIM_SQL = {table: _dim_upsert_sql(table, cols) for table, cols in DIMENSIONS.items()}
+_DIM_SQL = {table: _dim_upsert_sql(table, cols) for table, cols in DIMENSION_COLUMNS.items()}
 
 
 @dataclass(frozen=True, slots=True)
