@@ -27,7 +27,6 @@ import dataclasses
 import functools
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import Any
 
 import psycopg
 
+from pulse.engines.runtime import StoppableEngine
 from pulse.engines.spark_tasks import SUMMARY_SCHEMA, ExecutorConfig, commit_partition
 from pulse.engines.stats import EngineStats
 from pulse.errors import ConfigError, TerminalError
@@ -107,7 +107,7 @@ def ship_file(session: Any, path: Path | None, setting: str) -> Path | None:
     raise ConfigError(f"{setting}={path} does not exist (on the driver, nor shipped with spark-submit --files)")
 
 
-class SparkEngine:
+class SparkEngine(StoppableEngine):
     """`pulse spark`: one streaming query from the topic into the warehouse."""
 
     def __init__(
@@ -119,13 +119,13 @@ class SparkEngine:
         trigger_seconds: float = 1.0,
         max_offsets_per_trigger: int | None = None,
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.session = session
         self.checkpoint = str(checkpoint)
         self.trigger_seconds = trigger_seconds
         self.max_offsets = max_offsets_per_trigger or settings.spark_max_offsets_per_trigger
         self.stats = SparkStats()
-        self.stop_requested = threading.Event()
         self._query: Any = None
         self._started = threading.Event()
         self._broadcast: Any = None
@@ -134,17 +134,6 @@ class SparkEngine:
         self.identity = EngineIdentity(settings.consumer_group, settings.topic, engine="spark")
         self._beat_conn: psycopg.Connection | None = None
         self._last_beat = float("-inf")
-
-    def request_stop(self, *_: object) -> None:
-        """Stop after the batch in flight (SIGTERM / Ctrl-C)."""
-        if not self.stop_requested.is_set():
-            log.info("stop requested: finishing the batch in flight")
-        self.stop_requested.set()
-
-    def install_signal_handlers(self) -> None:
-        """Route SIGTERM and SIGINT to a clean stop (main thread only)."""
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
 
     # ------------------------------------------------------------------ driver
     def _executor_config(self, query_id: str) -> ExecutorConfig:

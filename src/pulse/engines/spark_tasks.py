@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from typing import Any
 import psycopg
 
 from pulse.engines.committing import commit_isolating
-from pulse.errors import TerminalError, TransientError
+from pulse.engines.runtime import RetryLoop
+from pulse.errors import TerminalError
 from pulse.events.model import SourceRef
 from pulse.pipeline import Enrichers, PipelineConfig, transform_batch
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
@@ -153,29 +154,17 @@ def commit_slice(
     enrichers = enrichers_for(config)
     batch = transform_batch(messages, enrichers, now=now)
     loader = loader_for(config)
-    retries = 0
-
-    def attempt(action: Callable[[], BatchResult], what: str) -> BatchResult:
-        nonlocal retries
-        delay = 0.2
-        while True:
-            try:
-                return action()
-            except TransientError as exc:
-                retries += 1
-                loader.close()
-                if retries >= COMMIT_ATTEMPTS:
-                    raise TransientError(f"gave up trying to {what} (batch {batch_id}) after {retries} attempts:"
-                                         f" {exc}") from exc
-                log.warning("could not %s (batch %d), retrying in %.1f s: %s", what, batch_id, delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, config.retry_max_backoff_s)
+    # Transient failures are retried in the task, COMMIT_ATTEMPTS in all; a broken connection is opened anew.
+    attempt = RetryLoop(
+        config.retry_max_backoff_s, max_failures=COMMIT_ATTEMPTS, context=f" (batch {batch_id})",
+        on_failure=lambda _what, _failing_for_s: loader.close(),
+    )
 
     result, _committed = commit_isolating(
         loader, batch, piece.next_offsets(), messages,
         lambda part: transform_batch(part, enrichers, now=now), attempt, guard=record_slice,
     )
-    return result, retries
+    return result, attempt.failures
 
 
 def commit_partition(arrow_batches: Iterator[Any], broadcast: Any, batch_id: int) -> Iterator[Any]:
