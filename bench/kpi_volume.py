@@ -46,8 +46,8 @@ from pulse.events.model import SourceRef
 from pulse.model.star import FACT_COLUMNS
 from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings, load_settings
-from pulse.sources.generator import TrafficGenerator, encode
 from pulse.stack import postgres
+from pulse.traffic.generator import TrafficGenerator, encode
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi
 from pulse.warehouse.loader import NO_JIT, WarehouseLoader
 from pulse.warehouse.migrate import migrate

@@ -17,7 +17,7 @@ from pulse.events.decode import decode_event
 from pulse.events.model import Event, SourceRef
 from pulse.model.star import DIMENSIONS, model_event
 from pulse.pipeline import Enrichers, transform_batch
-from pulse.sources.generator import TrafficGenerator, encode
+from pulse.traffic.generator import TrafficGenerator, encode
 
 
 def stage_costs(n: int) -> dict[str, float]:

@@ -129,9 +129,9 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
     from pulse.collect.server import running
     from pulse.engines.native import NativeEngine
     from pulse.serve.api import create_app
-    from pulse.sources.kafka_producer import produce_forever
     from pulse.stack.manager import stack_up
     from pulse.stack.postgres import export_local_credentials
+    from pulse.traffic.producer import produce_forever
     from pulse.warehouse.loader import connect
     from pulse.warehouse.migrate import migrate
 

@@ -162,7 +162,7 @@ def has_day_rollups(conn: psycopg.Connection, tz: str) -> bool:
 
 def _pick(
     conn: psycopg.Connection, window: KpiWindow, queries: tuple[sql.Composed, sql.Composed],
-    indexed: sql.SQL | None = None,
+    indexed: sql.Composed | None = None,
 ) -> sql.SQL | sql.Composed:
     """The fastest exact query for the window: top rows of a day rollup, a day rollup, or 15-minute buckets."""
     if not has_day_rollups(conn, window.tz):

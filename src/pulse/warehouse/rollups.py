@@ -118,7 +118,7 @@ def _upsert(rollup: Rollup, source: str) -> sql.Composed:
         if column in keys and keys[column].null_as_empty else sql.Identifier(column)
         for column in rollup.columns
     ]
-    where = sql.SQL("")
+    where: sql.Composable = sql.SQL("")
     if rollup.required:
         where = sql.SQL(" WHERE {} IS NOT NULL").format(sql.Identifier(rollup.required))
     return _UPSERT.format(
