@@ -30,11 +30,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from psycopg import sql
 
 from pulse.events.model import SourceRef
-from pulse.model.star import DIMENSIONS, FACT_COLUMNS, Enrichers, transform_batch
+from pulse.model.star import DIMENSIONS, FACT_COLUMNS
+from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import load_settings
-from pulse.sources.kafka_producer import produce_synthetic
 from pulse.stack.manager import export_local_credentials, stack_up
 from pulse.stack.postgres import cluster_files, parse_target
+from pulse.traffic.producer import produce_synthetic
 from pulse.warehouse.migrate import migrate
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import Producer
 
-from pulse.sources.generator import TrafficGenerator, encode
+from pulse.traffic.generator import TrafficGenerator, encode
 
 POLL_S = 0.02
 SAMPLES_PER_S = 200

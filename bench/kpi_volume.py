@@ -43,10 +43,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pulse.events.model import SourceRef
-from pulse.model.star import FACT_COLUMNS, Enrichers, transform_batch
+from pulse.model.star import FACT_COLUMNS
+from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings, load_settings
-from pulse.sources.generator import TrafficGenerator, encode
 from pulse.stack import postgres
+from pulse.traffic.generator import TrafficGenerator, encode
 from pulse.warehouse.db import connect_reader
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi
 from pulse.warehouse.loader import WarehouseLoader

@@ -16,8 +16,9 @@ from pathlib import Path
 from pulse.enrich import privacy
 from pulse.events.decode import decode_event
 from pulse.events.model import Event, SourceRef
-from pulse.model.star import DIMENSIONS, Enrichers, model_event, transform_batch
-from pulse.sources.generator import TrafficGenerator, encode
+from pulse.model.star import DIMENSIONS, model_event
+from pulse.pipeline import Enrichers, transform_batch
+from pulse.traffic.generator import TrafficGenerator, encode
 
 KEY = b"bench-key-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,9 +34,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).parent))
 from e2e import START, _fresh_database  # noqa: E402
 from pulse.settings import load_settings  # noqa: E402
-from pulse.sources.kafka_producer import produce_synthetic  # noqa: E402
 from pulse.stack.manager import export_local_credentials, stack_up  # noqa: E402
 from pulse.stack.postgres import parse_target  # noqa: E402
+from pulse.traffic.producer import produce_synthetic  # noqa: E402
 
 IDLE_S = 10.0
 

@@ -15,8 +15,9 @@ from pulse.enrich.referrer import classify_referrer
 from pulse.enrich.url import parse_page_url
 from pulse.events.decode import decode_event
 from pulse.events.model import Event, SourceRef
-from pulse.model.star import DIMENSIONS, Enrichers, model_event, transform_batch
-from pulse.sources.generator import TrafficGenerator, encode
+from pulse.model.star import DIMENSIONS, model_event
+from pulse.pipeline import Enrichers, transform_batch
+from pulse.traffic.generator import TrafficGenerator, encode
 
 
 def stage_costs(n: int) -> dict[str, float]:

@@ -43,9 +43,9 @@ import stages  # noqa: E402
 from e2e import run_naive  # noqa: E402
 from pulse.model.star import FACT_COLUMNS  # noqa: E402
 from pulse.settings import Settings, load_settings  # noqa: E402
-from pulse.sources.kafka_producer import produce_synthetic  # noqa: E402
 from pulse.stack import postgres  # noqa: E402
 from pulse.stack.manager import stack_down, stack_up  # noqa: E402
+from pulse.traffic.producer import produce_synthetic  # noqa: E402
 from pulse.warehouse.migrate import migrate  # noqa: E402
 
 console = Console()

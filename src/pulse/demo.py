@@ -23,9 +23,9 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
     from pulse.engines.native import NativeEngine
     from pulse.serve.api import create_app
     from pulse.serve.terminal import dashboard
-    from pulse.sources.kafka_producer import produce_forever
     from pulse.stack.manager import stack_up
     from pulse.stack.postgres import export_local_credentials
+    from pulse.traffic.producer import produce_forever
     from pulse.warehouse.db import connect, connect_reader
     from pulse.warehouse.migrate import migrate
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from pulse.events.model import SourceRef
-from pulse.model.star import Enrichers, transform_batch
+from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 

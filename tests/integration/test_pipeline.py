@@ -14,7 +14,7 @@ import pytest
 
 from pulse.engines.native import NativeEngine
 from pulse.enrich.useragent import UserAgentInfo
-from pulse.model.star import Enrichers
+from pulse.pipeline import Enrichers
 from pulse.serve.api import KpiReader
 from pulse.settings import Settings
 from pulse.warehouse.db import Access, connect, connect_loader, connect_reader

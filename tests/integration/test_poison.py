@@ -14,7 +14,7 @@ import pytest
 
 from pulse.engines.native import NativeEngine
 from pulse.enrich.useragent import UserAgentInfo, UserAgentParser
-from pulse.model.star import Enrichers
+from pulse.pipeline import Enrichers
 from pulse.settings import Settings
 from tests.services import pulse_cli, scalar
 

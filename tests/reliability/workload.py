@@ -20,7 +20,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pulse.events.model import RejectReason
 from pulse.settings import Settings
-from pulse.sources.generator import TrafficGenerator, encode
+from pulse.traffic.generator import TrafficGenerator, encode
 from tests.services import env_for
 
 START = datetime(2026, 11, 1, tzinfo=UTC)  # synthetic traffic's time line

@@ -51,7 +51,7 @@ def produce(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed sends the same events.")] = 0,
 ) -> None:
     """Send realistic synthetic Glamira traffic to the topic."""
-    from pulse.sources.kafka_producer import produce_synthetic
+    from pulse.traffic.producer import produce_synthetic
 
     sent = produce_synthetic(cli_settings(), count=count, rate=rate, seed=seed, progress=True)
     console.print(f"sent {sent} events")

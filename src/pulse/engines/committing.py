@@ -3,7 +3,7 @@
 Both engines (the native committer thread and each Spark task) commit a batch through `commit_isolating`:
 
 1. the whole batch, in one transaction (`WarehouseLoader.commit_batch`), transient failures retried by the
-   engine's own `attempt` (backoff, heartbeat, stop);
+   engine's `attempt`, a `runtime.RetryLoop` (backoff, heartbeat, stop, a Spark task's budget);
 2. refused as data (SQLSTATE classes 22, 23, 54): once more, whole - a unique violation from a concurrent
    writer or any other one-off goes away on the second try;
 3. refused the same way again: the loader bisects it inside one transaction until the refused messages
@@ -19,20 +19,15 @@ from collections.abc import Callable
 
 import psycopg
 
-from pulse.errors import DataRejectedError, PulseError
+from pulse.errors import DataRejectedError
 from pulse.events.model import Rejection, RejectReason, Stage
 from pulse.model.star import StarBatch
 from pulse.warehouse.loader import BatchResult, Isolation, Messages, Offsets, Transform, WarehouseLoader
 
 log = logging.getLogger(__name__)
 
-# The engine's retry loop around one database action: attempt(action, what) -> the action's result.
+# The engine's retry loop around one database action (a runtime.RetryLoop): attempt(action, what) -> its result.
 Attempt = Callable[[Callable[[], BatchResult], str], BatchResult]
-
-
-class StopRequested(PulseError):
-    """The engine was asked to stop while a transient failure was being retried: the batch is left
-    uncommitted (its offsets too), so the next start reads it again - nothing lost, nothing twice."""
 
 
 def commit_isolating(

@@ -8,30 +8,27 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from pulse.engines.committing import StopRequested, commit_isolating
+from pulse.engines.committing import commit_isolating
+from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested
 from pulse.engines.stats import EngineStats
-from pulse.errors import TransientError
 from pulse.events.model import SourceRef
-from pulse.model.star import Enrichers, StarBatch, transform_batch
+from pulse.model.star import StarBatch
 from pulse.ops.logging import batch_fields
 from pulse.ops.metrics import EngineMetrics
+from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
 from pulse.warehouse.heartbeat import EngineIdentity
 from pulse.warehouse.loader import BatchResult, Messages, WarehouseLoader
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +45,7 @@ class _Pending:
     now: float = 0.0  # the clock the transform judged event times by (isolation transforms again with it)
 
 
-class NativeEngine:
+class NativeEngine(StoppableEngine):
     """One process: consumer, transform core and loader, with retries around the I/O."""
 
     def __init__(
@@ -58,17 +55,9 @@ class NativeEngine:
         on_batch: Callable[[BatchResult, EngineStats], None] | None = None,
         metrics: EngineMetrics | None = None,
     ) -> None:
+        super().__init__()
         self.settings = settings
-        self.enrichers = enrichers or Enrichers.create(
-            hash_key=settings.require_hash_key(),
-            geoip_database=settings.geoip_database,
-            storefronts_file=settings.storefronts_file,
-            max_event_bytes=settings.max_event_bytes,
-            max_event_age_days=settings.max_event_age_days,
-            max_future_skew_s=settings.max_future_skew_s,
-            privacy_redact=settings.privacy_redact,
-            max_days_per_batch=settings.max_days_per_batch,
-        )
+        self.enrichers = enrichers or Enrichers.from_settings(settings)
         # ---- health: the heartbeat row (liveness) is beaten in every batch transaction and when idle
         self.identity = EngineIdentity(settings.consumer_group, settings.topic)
         self.loader = WarehouseLoader(
@@ -77,24 +66,18 @@ class NativeEngine:
         )
         self.stats = EngineStats()
         self.metrics = metrics or EngineMetrics()  # Prometheus; `pulse run --metrics-port` serves it
-        self.stop_requested = threading.Event()
+        # Transient database failures are retried until they pass or a stop is requested; the heartbeat says so.
+        self._retry = RetryLoop(
+            settings.retry_max_backoff_s, stop=self.stop_requested, on_failure=self._retrying,
+            on_done=lambda what: self.metrics.retrying(what, 0),
+            beat=lambda status: self.loader.heartbeat(status=status), beat_every_s=settings.heartbeat_interval_s,
+        )
         self._on_batch = on_batch
         # One batch may wait while another commits: memory stays bounded at two batches.
         self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=1)
         self._committed_offsets: dict[tuple[str, int], int] = {}
         self._failure: Exception | None = None
         self._abandoned = False  # stopped while retrying: later batches are dropped, never committed out of order
-
-    def request_stop(self, *_: object) -> None:
-        """Finish the batch in flight, then exit (SIGTERM / Ctrl-C)."""
-        if not self.stop_requested.is_set():
-            log.info("stop requested: finishing the batch in flight")
-        self.stop_requested.set()
-
-    def install_signal_handlers(self) -> None:
-        """Route SIGTERM and SIGINT to a clean stop (main thread only)."""
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
 
     def run(self, until_idle: float | None = None) -> EngineStats:
         """Consume until stopped, or until `until_idle` seconds pass without a new message."""
@@ -256,40 +239,8 @@ class NativeEngine:
         if self._failure is not None:
             raise self._failure
 
-    def _retry(self, action: Callable[[], T], what: str, *, abort_on_stop: bool = True) -> T:
-        """Run `action` until it succeeds, backing off on transient failures (capped, logged).
-
-        While it retries, the heartbeat keeps beating with a "retrying: why" status (when the database
-        answers) and the metrics show the operation as retrying. A stop request ends the wait at once
-        (StopRequested): an uncommitted batch is simply read again on the next start.
-        """
-        delay, first_failure = 0.2, 0.0
-        try:
-            while True:
-                try:
-                    return action()
-                except TransientError as exc:
-                    first_failure = first_failure or time.monotonic()
-                    self.stats.retries += 1
-                    self.metrics.database_retry(what)
-                    self.metrics.retrying(what, time.monotonic() - first_failure + delay)
-                    log.warning("could not %s, retrying in %.1f s: %s", what, delay, exc)
-                    if self._wait_retrying(delay, f"retrying: could not {what}: {exc}") and abort_on_stop:
-                        raise StopRequested(f"stopped while retrying to {what}") from exc
-                    delay = min(delay * 2, self.settings.retry_max_backoff_s)
-        finally:
-            self.metrics.retrying(what, 0)
-
-    def _wait_retrying(self, seconds: float, status: str) -> bool:
-        """Wait before the next attempt, beating the heartbeat with `status`; True when a stop was requested."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                self.loader.heartbeat(status=status)
-            except Exception as exc:  # noqa: BLE001 - the database may be the very thing that is down
-                log.debug("heartbeat not written while retrying: %s", exc)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return self.stop_requested.is_set()
-            if self.stop_requested.wait(min(remaining, self.settings.heartbeat_interval_s)):
-                return True
+    def _retrying(self, what: str, failing_for_s: float) -> None:
+        """A transient failure of `what`: counted, and the metrics show the operation as retrying."""
+        self.stats.retries += 1
+        self.metrics.database_retry(what)
+        self.metrics.retrying(what, failing_for_s)

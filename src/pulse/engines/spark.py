@@ -23,10 +23,10 @@ and storefront map are shipped to executors with SparkContext.addFile (or spark-
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -36,10 +36,11 @@ from typing import Any
 
 import psycopg
 
+from pulse.engines.runtime import StoppableEngine
 from pulse.engines.spark_tasks import SUMMARY_SCHEMA, ExecutorConfig, commit_partition
 from pulse.engines.stats import EngineStats
 from pulse.errors import ConfigError, PulseError, TerminalError
-from pulse.model.star import Enrichers
+from pulse.pipeline import Enrichers, PipelineConfig
 from pulse.settings import Settings
 from pulse.stack.spark import check_pyspark_version, connector_jars
 from pulse.warehouse.db import check_login, connect_loader
@@ -92,22 +93,22 @@ def build_session(master: str | None, *, app_name: str = "pulse", extra_conf: di
     return session
 
 
-def ship_file(session: Any, path: Path | None, setting: str) -> str | None:
+def ship_file(session: Any, path: Path | None, setting: str) -> Path | None:
     """Make a data file reachable from every executor; returns the name executors resolve it by."""
     if path is None:
         return None
     path = Path(path).expanduser()
     if path.is_file():
         session.sparkContext.addFile(str(path.resolve()))
-        return str(path.resolve())
+        return path.resolve()
     from pyspark import SparkFiles
 
     if Path(SparkFiles.get(path.name)).is_file():  # shipped by spark-submit --files
-        return path.name
+        return Path(path.name)
     raise ConfigError(f"{setting}={path} does not exist (on the driver, nor shipped with spark-submit --files)")
 
 
-class SparkEngine:
+class SparkEngine(StoppableEngine):
     """`pulse spark`: one streaming query from the topic into the warehouse."""
 
     def __init__(
@@ -119,13 +120,13 @@ class SparkEngine:
         trigger_seconds: float = 1.0,
         max_offsets_per_trigger: int | None = None,
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.session = session
         self.checkpoint = str(checkpoint)
         self.trigger_seconds = trigger_seconds
         self.max_offsets = max_offsets_per_trigger or settings.spark_max_offsets_per_trigger
         self.stats = SparkStats()
-        self.stop_requested = threading.Event()
         self._query: Any = None
         self._started = threading.Event()
         self._broadcast: Any = None
@@ -135,57 +136,32 @@ class SparkEngine:
         self._beat_conn: psycopg.Connection | None = None
         self._last_beat = float("-inf")
 
-    def request_stop(self, *_: object) -> None:
-        """Stop after the batch in flight (SIGTERM / Ctrl-C)."""
-        if not self.stop_requested.is_set():
-            log.info("stop requested: finishing the batch in flight")
-        self.stop_requested.set()
-
-    def install_signal_handlers(self) -> None:
-        """Route SIGTERM and SIGINT to a clean stop (main thread only)."""
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
-
     # ------------------------------------------------------------------ driver
     def _executor_config(self, query_id: str) -> ExecutorConfig:
         settings = self.settings
-        hash_key = settings.require_hash_key()
-        geo = settings.geoip_database
+        pipeline = PipelineConfig.from_settings(settings)
+        geo = pipeline.geoip_database
         if geo is None:
             from pulse.enrich.geoip import bundled_database_path
 
             geo = bundled_database_path()
-        config = ExecutorConfig(
-            query_id=query_id,
-            loader_url=settings.loader_url,
-            consumer_group=settings.consumer_group,
-            hash_key=hash_key,
+        shipped = dataclasses.replace(
+            pipeline,
             geoip_database=ship_file(self.session, geo, "PULSE_GEOIP_DATABASE"),
-            storefronts_file=ship_file(self.session, settings.storefronts_file, "PULSE_STOREFRONTS_FILE"),
-            max_event_bytes=settings.max_event_bytes,
-            retry_max_backoff_s=settings.retry_max_backoff_s,
-            max_event_age_days=settings.max_event_age_days,
-            max_future_skew_s=settings.max_future_skew_s,
-            privacy_redact=settings.privacy_redact,
-            max_days_per_batch=settings.max_days_per_batch,
+            storefronts_file=ship_file(self.session, pipeline.storefronts_file, "PULSE_STOREFRONTS_FILE"),
         )
-        return config
+        return ExecutorConfig(
+            query_id=query_id, loader_url=settings.loader_url, consumer_group=settings.consumer_group,
+            retry_max_backoff_s=settings.retry_max_backoff_s, pipeline=shipped,
+        )
 
     def _check_enrichers(self) -> None:
         """Open the data files once on the driver, so a wrong setting stops before the query starts."""
-        settings = self.settings
-        Enrichers.create(
-            hash_key=settings.require_hash_key(),
-            geoip_database=settings.geoip_database if settings.geoip_database and
-            Path(settings.geoip_database).is_file() else None,
-            storefronts_file=settings.storefronts_file if settings.storefronts_file and
-            Path(settings.storefronts_file).is_file() else None,
-            max_event_bytes=settings.max_event_bytes,
-            max_event_age_days=settings.max_event_age_days,
-            max_future_skew_s=settings.max_future_skew_s,
-            privacy_redact=settings.privacy_redact,
-            max_days_per_batch=settings.max_days_per_batch,
-        )
+        pipeline = PipelineConfig.from_settings(self.settings)
+        Enrichers.open(dataclasses.replace(
+            pipeline, geoip_database=_if_local(pipeline.geoip_database),
+            storefronts_file=_if_local(pipeline.storefronts_file),
+        ))
 
     def _on_batch(self, df: Any, batch_id: int) -> None:
         """foreachBatch: run the slices on the executors, collect one summary row per slice."""
@@ -303,6 +279,11 @@ class SparkEngine:
         while query.status.get("isTriggerActive", False) and time.monotonic() < deadline:
             time.sleep(0.1)
         query.stop()
+
+
+def _if_local(path: Path | None) -> Path | None:
+    """`path` when it is a file on the driver, else None (a file shipped with --files is checked on executors)."""
+    return path if path and Path(path).is_file() else None
 
 
 def _short_error(failure: Any) -> str:

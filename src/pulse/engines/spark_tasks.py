@@ -9,9 +9,10 @@ summary row; the batch itself never travels to the driver.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,10 @@ from typing import Any
 import psycopg
 
 from pulse.engines.committing import commit_isolating
-from pulse.errors import TerminalError, TransientError
-from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_SKEW_S
+from pulse.engines.runtime import RetryLoop
+from pulse.errors import TerminalError
 from pulse.events.model import SourceRef
-from pulse.model.star import DEFAULT_MAX_DAYS_PER_BATCH, Enrichers, transform_batch
+from pulse.pipeline import Enrichers, PipelineConfig, transform_batch
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 from pulse.warehouse.spark_ledger import record_slice as record_in_ledger
 
@@ -45,15 +46,9 @@ class ExecutorConfig:
     query_id: str
     loader_url: str = field(repr=False)  # may hold a password
     consumer_group: str
-    hash_key: bytes = field(repr=False)
-    geoip_database: str | None  # a local path, or a file name shipped with SparkContext.addFile / --files
-    storefronts_file: str | None
-    max_event_bytes: int
     retry_max_backoff_s: float
-    max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
-    max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
-    privacy_redact: bool = True
-    max_days_per_batch: int = DEFAULT_MAX_DAYS_PER_BATCH
+    # The data files are local paths, or file names shipped with SparkContext.addFile / --files.
+    pipeline: PipelineConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +78,7 @@ _enrichers: dict[ExecutorConfig, Enrichers] = {}
 _loaders: dict[ExecutorConfig, WarehouseLoader] = {}
 
 
-def local_file(name: str | None) -> Path | None:
+def local_file(name: str | Path | None) -> Path | None:
     """A data file on this executor: shipped with addFile/--files if so, else the path as given."""
     if name is None:
         return None
@@ -99,16 +94,11 @@ def local_file(name: str | None) -> Path | None:
 def enrichers_for(config: ExecutorConfig) -> Enrichers:
     """The process's enrichers for this query (opened once per worker)."""
     if config not in _enrichers:
-        _enrichers[config] = Enrichers.create(
-            hash_key=config.hash_key,
-            geoip_database=local_file(config.geoip_database),
-            storefronts_file=local_file(config.storefronts_file),
-            max_event_bytes=config.max_event_bytes,
-            max_event_age_days=config.max_event_age_days,
-            max_future_skew_s=config.max_future_skew_s,
-            privacy_redact=config.privacy_redact,
-            max_days_per_batch=config.max_days_per_batch,
-        )
+        pipeline = config.pipeline
+        _enrichers[config] = Enrichers.open(dataclasses.replace(
+            pipeline, geoip_database=local_file(pipeline.geoip_database),
+            storefronts_file=local_file(pipeline.storefronts_file),
+        ))
     return _enrichers[config]
 
 
@@ -152,29 +142,17 @@ def commit_slice(
     enrichers = enrichers_for(config)
     batch = transform_batch(messages, enrichers, now=now)
     loader = loader_for(config)
-    retries = 0
-
-    def attempt(action: Callable[[], BatchResult], what: str) -> BatchResult:
-        nonlocal retries
-        delay = 0.2
-        while True:
-            try:
-                return action()
-            except TransientError as exc:
-                retries += 1
-                loader.close()
-                if retries >= COMMIT_ATTEMPTS:
-                    raise TransientError(f"gave up trying to {what} (batch {batch_id}) after {retries} attempts:"
-                                         f" {exc}") from exc
-                log.warning("could not %s (batch %d), retrying in %.1f s: %s", what, batch_id, delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, config.retry_max_backoff_s)
+    # Transient failures are retried in the task, COMMIT_ATTEMPTS in all; a broken connection is opened anew.
+    attempt = RetryLoop(
+        config.retry_max_backoff_s, max_failures=COMMIT_ATTEMPTS, context=f" (batch {batch_id})",
+        on_failure=lambda _what, _failing_for_s: loader.close(),
+    )
 
     result, _committed = commit_isolating(
         loader, batch, piece.next_offsets(), messages,
         lambda part: transform_batch(part, enrichers, now=now), attempt, guard=record_slice,
     )
-    return result, retries
+    return result, attempt.failures
 
 
 def commit_partition(arrow_batches: Iterator[Any], broadcast: Any, batch_id: int) -> Iterator[Any]:

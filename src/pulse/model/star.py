@@ -1,24 +1,21 @@
-"""Event + enrichments -> star-schema rows: one fact row and the dimension rows it references."""
+"""Event + enrichments -> star-schema rows: one fact row and the dimension rows it references (pure)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
+from typing import Protocol
 
 import orjson
 
 from pulse.enrich.domain import StorefrontMap
-from pulse.enrich.geoip import GeoLookup, open_geo_database
+from pulse.enrich.geoip import GeoLookup
 from pulse.enrich.privacy import keyed_hash, normalize_email, redact, redact_json, redact_text, truncate_ip
 from pulse.enrich.referrer import classify_referrer
 from pulse.enrich.url import parse_page_url
 from pulse.enrich.useragent import UserAgentParser
-from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_SKEW_S, decode_event
 from pulse.events.limits import TRUNCATED_KEY
-from pulse.events.model import Event, Rejection, RejectReason, SourceRef, Stage
+from pulse.events.model import Event, Rejection, RejectReason
 from pulse.model.keys import bounded_key, dim_key
 
 # Column order of the staged fact rows (the fact table's columns plus the rollup's natural values).
@@ -30,10 +27,6 @@ FACT_COLUMNS: tuple[str, ...] = (
     "resolution", "key_search", "cat_id", "utm_source", "utm_medium", "utm_campaign", "click_id_type",
     "options", "cart_products", "extra", "src_topic", "src_partition", "src_offset",
 )
-# Distinct UTC days of events one batch may hold: each can be a new daily fact partition, so one batch
-# of old events (of 100 days, say) cannot create a partition per event. Real late traffic spans a few days.
-DEFAULT_MAX_DAYS_PER_BATCH = 31
-
 # The collection of `pulse canary` events: loaded into fact_event (so the canary can see them) but
 # never into the rollups, so no KPI counts them (the loader filters on it).
 CANARY_COLLECTION = "pulse_canary"
@@ -44,67 +37,45 @@ STAGE_ONLY_COLUMNS: tuple[str, ...] = ("referrer_url", "browser", "os")
 KEY_COLUMNS: tuple[str, ...] = ("collection", "product_id", "store_id", "referrer_url", "browser", "os")
 STAGE_COLUMNS = FACT_COLUMNS + STAGE_ONLY_COLUMNS
 
-# Dimension tables and their column order; the first column is the key.
+# Dimension tables: their columns in order, each with its SQL type; the first column is the key.
+DIMENSION_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "dim_date": (("date_key", "int"), ("date", "date"), ("year", "smallint"), ("quarter", "smallint"),
+                 ("month", "smallint"), ("day", "smallint"), ("iso_week", "smallint"), ("iso_dow", "smallint")),
+    "dim_hour": (("hour_key", "bigint"), ("hour_start", "timestamptz"), ("date_key", "int"),
+                 ("hour_of_day", "smallint")),
+    "dim_product": (("product_key", "bigint"), ("product_id", "text"), ("product_slug", "text")),
+    "dim_store": (("store_key", "bigint"), ("store_id", "text")),
+    "dim_site": (("site_key", "bigint"), ("host", "text"), ("site", "text"), ("country_code", "text"),
+                 ("country_name", "text"), ("is_noise", "bool"), ("noise_reason", "text")),
+    "dim_location": (("location_key", "bigint"), ("country_code", "text"), ("country_name", "text"),
+                     ("region", "text"), ("city", "text")),
+    "dim_referrer": (("referrer_key", "bigint"), ("referrer_url", "text"), ("referrer_domain", "text"),
+                     ("referrer_class", "text")),
+    "dim_browser": (("browser_key", "bigint"), ("browser", "text")),
+    "dim_os": (("os_key", "bigint"), ("os", "text")),
+    "dim_device_type": (("device_type_key", "bigint"), ("device_type", "text")),
+}
+# Dimension tables and their column order (the names of DIMENSION_COLUMNS).
 DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "dim_date": ("date_key", "date", "year", "quarter", "month", "day", "iso_week", "iso_dow"),
-    "dim_hour": ("hour_key", "hour_start", "date_key", "hour_of_day"),
-    "dim_product": ("product_key", "product_id", "product_slug"),
-    "dim_store": ("store_key", "store_id"),
-    "dim_site": ("site_key", "host", "site", "country_code", "country_name", "is_noise", "noise_reason"),
-    "dim_location": ("location_key", "country_code", "country_name", "region", "city"),
-    "dim_referrer": ("referrer_key", "referrer_url", "referrer_domain", "referrer_class"),
-    "dim_browser": ("browser_key", "browser"),
-    "dim_os": ("os_key", "os"),
-    "dim_device_type": ("device_type_key", "device_type"),
+    table: tuple(name for name, _ in columns) for table, columns in DIMENSION_COLUMNS.items()
 }
 
 Row = tuple[object, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Enrichers:
-    """Everything the model needs from the outside, built once per process (engines inject it)."""
+class ModelEnvironment(Protocol):
+    """What `model_event` needs from outside: the lookups and the privacy key (`pulse.pipeline.Enrichers`)."""
 
-    storefronts: StorefrontMap
-    user_agents: UserAgentParser
-    geo: GeoLookup
-    hash_key: bytes
-    max_event_bytes: int = 1_000_000
-    max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS
-    max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
-    privacy_redact: bool = True  # e-mails, IPs and URL credentials in every stored string (PULSE_PRIVACY_REDACT)
-    # Distinct UTC days one batch may hold (each may be a new fact partition): PULSE_MAX_DAYS_PER_BATCH.
-    max_days_per_batch: int = DEFAULT_MAX_DAYS_PER_BATCH
-
-    @classmethod
-    def create(
-        cls,
-        *,
-        hash_key: bytes,
-        geoip_database: Path | None = None,
-        storefronts_file: Path | None = None,
-        max_event_bytes: int = 1_000_000,
-        max_event_age_days: float = DEFAULT_MAX_EVENT_AGE_DAYS,
-        max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S,
-        privacy_redact: bool = True,
-        max_days_per_batch: int = DEFAULT_MAX_DAYS_PER_BATCH,
-    ) -> Enrichers:
-        """Open the data files (geo database, storefront map) and the user-agent parser.
-
-        The size and event-time bounds are those of `decode_event` (PULSE_MAX_EVENT_BYTES,
-        PULSE_MAX_EVENT_AGE_DAYS, PULSE_MAX_FUTURE_SKEW_S).
-        """
-        return cls(
-            storefronts=StorefrontMap.load(storefronts_file),
-            user_agents=UserAgentParser(),
-            geo=open_geo_database(geoip_database),
-            hash_key=hash_key,
-            max_event_bytes=max_event_bytes,
-            max_event_age_days=max_event_age_days,
-            max_future_skew_s=max_future_skew_s,
-            privacy_redact=privacy_redact,
-            max_days_per_batch=max_days_per_batch,
-        )
+    @property
+    def storefronts(self) -> StorefrontMap: ...
+    @property
+    def user_agents(self) -> UserAgentParser: ...
+    @property
+    def geo(self) -> GeoLookup: ...
+    @property
+    def hash_key(self) -> bytes: ...
+    @property
+    def privacy_redact(self) -> bool: ...  # redact e-mails, IPs and URL credentials in every stored string
 
 
 @dataclass(slots=True)
@@ -115,54 +86,6 @@ class StarBatch:
     dims: dict[str, dict[int, Row]] = field(default_factory=lambda: {name: {} for name in DIMENSIONS})
     rejections: list[Rejection] = field(default_factory=list)
     duplicates_in_batch: int = 0
-
-
-def transform_batch(
-    messages: Iterable[tuple[bytes, SourceRef | None]], enrichers: Enrichers, *, now: float
-) -> StarBatch:
-    """The pure core every engine calls: decode, validate, enrich and model a batch of raw messages.
-
-    A repeated event id inside the batch keeps its first occurrence; the warehouse dedupes across
-    batches.
-    """
-    batch = StarBatch()
-    seen: set[str] = set()
-    days: set[date] = set()
-    for raw, source in messages:
-        decoded = decode_event(
-            raw, source, now=now, max_bytes=enrichers.max_event_bytes,
-            max_event_age_days=enrichers.max_event_age_days, max_future_skew_s=enrichers.max_future_skew_s,
-        )
-        if isinstance(decoded, Rejection):
-            batch.rejections.append(_private_rejection(decoded, enrichers))
-            continue
-        day = decoded.event_time.date()
-        if day not in days:
-            if len(days) >= enrichers.max_days_per_batch:  # each new day may be a new partition: bounded
-                batch.rejections.append(Rejection(
-                    Stage.VALIDATE, RejectReason.EVENT_TIME_OUT_OF_BOUNDS,
-                    f"the batch already holds events of {len(days)} days (PULSE_MAX_DAYS_PER_BATCH);"
-                    f" this one is of {day.isoformat()}", raw, source))
-                continue
-            days.add(day)
-        # Model before deduplicating, as across batches: whether a copy is rejected never depends on
-        # which batch it shares, and only a modelled event claims its id (a later valid copy still loads).
-        try:
-            row = model_event(decoded, enrichers, batch.dims)
-        except UnstorableValueError as exc:
-            batch.rejections.append(Rejection(Stage.VALIDATE, exc.reason, str(exc)[:500], raw, source))
-            continue
-        except Exception as exc:  # noqa: BLE001 - a bug in an enricher must not stop the stream
-            detail = f"{type(exc).__name__}: {exc}"[:500]
-            failed = Rejection(Stage.ENRICH, RejectReason.ENRICH_FAILED, detail, raw, source)
-            batch.rejections.append(_private_rejection(failed, enrichers))
-            continue
-        if decoded.event_id in seen:
-            batch.duplicates_in_batch += 1
-            continue
-        seen.add(decoded.event_id)
-        batch.facts.append(row)
-    return batch
 
 
 class UnstorableValueError(ValueError):
@@ -177,7 +100,7 @@ class NestingTooDeepError(UnstorableValueError):
     reason = RejectReason.TOO_DEEP
 
 
-def model_event(event: Event, enrichers: Enrichers, dims: dict[str, dict[int, Row]]) -> Row:
+def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[int, Row]]) -> Row:
     """Enrich one event and return its staged fact row; adds the dimension rows it references.
 
     Every string that is stored passes the privacy step first (`redact`: e-mails, IPs, URL credentials),
@@ -278,19 +201,11 @@ def _as_sent(value: str | None, key: bytes) -> str | None:
     return value
 
 
-def _private_event_id(event_id: str, enrichers: Enrichers) -> str:
+def _private_event_id(event_id: str, enrichers: ModelEnvironment) -> str:
     """The event id, or when it carries personal data its keyed hash (still unique, still deduplicated)."""
     if not enrichers.privacy_redact or redact_text(event_id, enrichers.hash_key) == event_id:
         return event_id
     return f"redacted:{keyed_hash(event_id, enrichers.hash_key)}"
-
-
-def _private_rejection(rejection: Rejection, enrichers: Enrichers) -> Rejection:
-    """A rejection whose detail (which may quote the input) has passed the privacy step; raw stays as sent."""
-    if not enrichers.privacy_redact:
-        return rejection
-    detail = redact_text(rejection.detail, enrichers.hash_key)
-    return rejection if detail == rejection.detail else dataclasses.replace(rejection, detail=detail)
 
 
 def _add_date(dims: dict[str, dict[int, Row]], date_key: int, day: date) -> None:

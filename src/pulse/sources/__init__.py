@@ -1,1 +1,1 @@
-"""Event sources: Kafka, replay files and the synthetic traffic generator."""
+"""Event sources: the Kafka consumer, and replay files sent to Kafka byte for byte."""

@@ -1,4 +1,4 @@
-"""Send events to Kafka: synthetic traffic or a replayed file, paced, with progress and checked delivery."""
+"""Send messages to Kafka, paced, with progress and checked delivery: a replayed file, or any source's messages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -26,7 +25,6 @@ from rich.text import Text
 from pulse.errors import TerminalError, TransientError
 from pulse.settings import Settings
 from pulse.sources import kafka
-from pulse.sources.generator import TrafficGenerator, encode
 from pulse.sources.kafka import BOOTSTRAP_SETTING
 
 LINGER_MS = 10
@@ -41,30 +39,26 @@ MAX_BURST_S = 0.1  # after a stall, pacing catches up by at most this much time'
 Outgoing = tuple[bytes | None, bytes, int]
 
 
-def produce_synthetic(
+def send(
     settings: Settings,
-    count: int,
+    messages: Iterable[Outgoing],
     rate: float | None,
-    seed: int,
-    progress: bool = True,
     *,
-    start: datetime | None = None,
+    progress: bool = False,
+    description: str = "",
+    total: int = 0,
+    by_bytes: bool = False,
+    stop_event: threading.Event | None = None,
 ) -> int:
-    """Send `count` synthetic events (keyed by device id); return how many were sent.
+    """Send `messages` to the topic, paced at `rate` per second (None: as fast as Kafka takes them).
 
-    Events are stamped with the wall clock as they are made, unless `start` is given: then they
-    follow a simulated diurnal time line from `start` (see `TrafficGenerator`). `rate` limits the
-    events per second (None: as fast as Kafka takes them).
+    Raises before anything is sent when Kafka is unreachable or the topic is missing, and TransientError
+    when a message was not delivered. With `stop_event`, sending ends when it is set; with `progress`, a
+    progress bar counts `total` messages (or bytes).
     """
-    generator = TrafficGenerator(seed=seed, start=start, realtime=start is None)
-
-    def messages() -> Iterator[Outgoing]:
-        for event in generator.events(count):
-            yield event["device_id"].encode(), encode(event), 1
-
     producer = _Producer(settings)  # Kafka unreachable: an error now, before any progress bar
-    with _meter(progress, f"synthetic → {settings.topic}", total=count, by_bytes=False) as advance:
-        return _send(producer, messages(), rate, advance)
+    with _meter(progress, description, total=total, by_bytes=by_bytes) as advance:
+        return _send(producer, messages, rate, advance, stop_event)
 
 
 def replay_file(settings: Settings, path: Path, rate: float | None, progress: bool = True) -> int:
@@ -84,23 +78,8 @@ def replay_file(settings: Settings, path: Path, rate: float | None, progress: bo
             for line in lines:
                 yield None, line[:-1] if line.endswith(b"\n") else line, len(line)
 
-    producer = _Producer(settings)
-    with _meter(progress, f"{path.name} → {settings.topic}", total=size, by_bytes=True) as advance:
-        return _send(producer, messages(), rate, advance)
-
-
-def produce_forever(settings: Settings, rate: float, seed: int, stop_event: threading.Event) -> int:
-    """Send live synthetic traffic at `rate` events/s until `stop_event` is set; return the count."""
-    if rate <= 0:
-        raise ValueError("rate must be positive")
-    generator = TrafficGenerator(seed=seed, realtime=True)
-
-    def messages() -> Iterator[Outgoing]:
-        while True:
-            event = generator.next_event()
-            yield event["device_id"].encode(), encode(event), 1
-
-    return _send(_Producer(settings), messages(), rate, lambda units, events: None, stop_event)
+    return send(settings, messages(), rate, progress=progress, description=f"{path.name} → {settings.topic}",
+                total=size, by_bytes=True)
 
 
 # --- the sending loop ----------------------------------------------------------------------------

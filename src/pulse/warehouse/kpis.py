@@ -18,6 +18,8 @@ import psycopg
 from psycopg import sql
 
 from pulse.errors import BadRequestError, quoted
+from pulse.warehouse import rollups
+from pulse.warehouse.rollups import Grain, Rollup
 
 if TYPE_CHECKING:
     from pulse.settings import Settings
@@ -89,72 +91,79 @@ def today_in(tz: str, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
 
 
-_WHERE = sql.SQL(
-    "bucket >= %(start)s AND bucket < %(end)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
-)
+# The window filter of each rollup grain (warehouse/rollups.py): 15-minute buckets in the day's UTC bounds, or
+# the local-day rollups (migration 0003), one row per key and day for the zones in kpi_zone.
+_WINDOW = {
+    Grain.BUCKET: sql.SQL(
+        "bucket >= %(start)s AND bucket < %(end)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
+    ),
+    Grain.LOCAL_DAY: sql.SQL(
+        "zone = %(tz)s AND day = %(day)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
+    ),
+}
+_WINDOW[Grain.LOCAL_HOUR] = _WINDOW[Grain.LOCAL_DAY]
+# The local hour of a row, by grain.
+_HOUR = {
+    Grain.BUCKET: sql.SQL("extract(hour FROM bucket AT TIME ZONE %(tz)s)::int"),
+    Grain.LOCAL_HOUR: sql.SQL("hour::int"),
+}
 
 
-# Local-day rollups (migration 0003) hold one row per key and day for the zones in kpi_zone.
-_DAY_WHERE = sql.SQL(
-    "zone = %(tz)s AND day = %(day)s AND collection = ANY(%(views)s) AND (%(bots)s OR NOT is_bot)"
-)
-
-
-def _query(text: str) -> sql.Composed:
-    """A KPI query with the shared window filter in place of {where} (composed, never formatted)."""
-    return sql.SQL(text).format(where=_WHERE)  # type: ignore[arg-type]
-
-
-def _both(text: str) -> tuple[sql.Composed, sql.Composed]:
-    """(15-minute rollup query, local-day rollup query) of one KPI text; {day} is the table suffix."""
-    return (
-        sql.SQL(text).format(where=_WHERE, day=sql.SQL("")),  # type: ignore[arg-type]
-        sql.SQL(text).format(where=_DAY_WHERE, day=sql.SQL("_day")),  # type: ignore[arg-type]
+def _query(text: str, rollup: Rollup, **parts: sql.Composable) -> sql.Composed:
+    """A KPI query on one rollup: {table} its name, {where} its grain's window filter, {hour} its local hour."""
+    return sql.SQL(text).format(  # type: ignore[arg-type]
+        table=sql.Identifier(rollup.table), where=_WINDOW[rollup.grain], hour=_HOUR.get(rollup.grain, sql.SQL("")),
+        **parts,
     )
 
 
+def _both(text: str, pair: tuple[Rollup, Rollup], **parts: sql.Composable) -> tuple[sql.Composed, sql.Composed]:
+    """(15-minute rollup query, local-day or local-hour rollup query) of one KPI text (composed, never formatted)."""
+    return _query(text, pair[0], **parts), _query(text, pair[1], **parts)
+
+
 _TOP_PRODUCTS = _both("""
-SELECT product_id, sum(events)::bigint AS views FROM rollup_product{day} WHERE {where}
+SELECT product_id, sum(events)::bigint AS views FROM {table} WHERE {where}
 GROUP BY product_id ORDER BY views DESC, product_id ASC LIMIT %(limit)s
-""")
+""", (rollups.PRODUCT, rollups.PRODUCT_DAY))
 
 _TOP_COUNTRIES = _both("""
 SELECT s.country_code, s.country_name AS country, sum(r.events)::bigint AS views
-FROM rollup_site_store{day} r JOIN dim_site s USING (site_key)
+FROM {table} r JOIN dim_site s USING (site_key)
 WHERE {where} AND NOT s.is_noise AND s.country_name IS NOT NULL
 GROUP BY s.country_code, s.country_name ORDER BY views DESC, country ASC LIMIT %(limit)s
-""")
+""", (rollups.SITE_STORE, rollups.SITE_STORE_DAY))
 
 # The default window (one view collection, no bots) reads the day rollup's top rows in index order.
-_TOP_PRODUCTS_INDEXED = sql.SQL("""
-SELECT product_id, events AS views FROM rollup_product_day
+_TOP_PRODUCTS_INDEXED = _query("""
+SELECT product_id, events AS views FROM {table}
 WHERE zone = %(tz)s AND day = %(day)s AND collection = %(view)s AND NOT is_bot
 ORDER BY events DESC, product_id ASC LIMIT %(limit)s
-""")
+""", rollups.PRODUCT_DAY)
 
-_TOP_REFERRERS_INDEXED = sql.SQL("""
-SELECT referrer_url, events AS views FROM rollup_referrer_day
+_TOP_REFERRERS_INDEXED = _query("""
+SELECT referrer_url, events AS views FROM {table}
 WHERE zone = %(tz)s AND day = %(day)s AND collection = %(view)s AND NOT is_bot
 ORDER BY events DESC, referrer_url ASC LIMIT %(limit)s
-""")
+""", rollups.REFERRER_DAY)
 
 _TOP_REFERRERS = _both("""
-SELECT referrer_url, sum(events)::bigint AS views FROM rollup_referrer{day} WHERE {where}
+SELECT referrer_url, sum(events)::bigint AS views FROM {table} WHERE {where}
 GROUP BY referrer_url ORDER BY views DESC, referrer_url ASC LIMIT %(limit)s
-""")
+""", (rollups.REFERRER, rollups.REFERRER_DAY))
 
 _STORES_BY_COUNTRY = _both("""
 SELECT r.store_id, sum(r.events)::bigint AS views
-FROM rollup_site_store{day} r JOIN dim_site s USING (site_key)
+FROM {table} r JOIN dim_site s USING (site_key)
 WHERE {where} AND NOT s.is_noise AND r.store_id <> ''
   AND (upper(s.country_code) = upper(%(country)s) OR lower(s.country_name) = lower(%(country)s))
 GROUP BY r.store_id ORDER BY views DESC, r.store_id ASC
-""")
+""", (rollups.SITE_STORE, rollups.SITE_STORE_DAY))
 
 _PRODUCT_HOURLY = _query("""
-SELECT extract(hour FROM bucket AT TIME ZONE %(tz)s)::int AS hour, sum(events)::bigint AS views
-FROM rollup_product WHERE {where} AND product_id = %(product_id)s GROUP BY 1
-""")
+SELECT {hour} AS hour, sum(events)::bigint AS views
+FROM {table} WHERE {where} AND product_id = %(product_id)s GROUP BY 1
+""", rollups.PRODUCT)
 
 _HOURLY = """
 SELECT {hour} AS hour, {family}, sum(events)::bigint AS views
@@ -162,20 +171,8 @@ FROM {table} WHERE {where} GROUP BY 1, 2 ORDER BY 1, views DESC, {family} ASC
 """
 
 
-def _hourly(family: str) -> tuple[sql.Composed, sql.Composed]:
-    """KPI 6 for one family: from the 15-minute rollup, or from the local-hour rollup of a kpi_zone zone."""
-    text = sql.SQL(_HOURLY)
-    name = sql.Identifier(family)
-    return (
-        text.format(hour=sql.SQL("extract(hour FROM bucket AT TIME ZONE %(tz)s)::int"), family=name,
-                    table=sql.Identifier("rollup_browser_os"), where=_WHERE),
-        text.format(hour=sql.SQL("hour::int"), family=name, table=sql.Identifier(f"rollup_{family}_hour"),
-                    where=_DAY_WHERE),
-    )
-
-
-_BROWSER_HOURLY = _hourly("browser")
-_OS_HOURLY = _hourly("os")
+_BROWSER_HOURLY = _both(_HOURLY, (rollups.BROWSER_OS, rollups.BROWSER_HOUR), family=sql.Identifier("browser"))
+_OS_HOURLY = _both(_HOURLY, (rollups.BROWSER_OS, rollups.OS_HOUR), family=sql.Identifier("os"))
 
 
 def _rows(conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -192,7 +189,7 @@ def has_day_rollups(conn: psycopg.Connection, tz: str) -> bool:
 
 def _pick(
     conn: psycopg.Connection, window: KpiWindow, queries: tuple[sql.Composed, sql.Composed],
-    indexed: sql.SQL | None = None,
+    indexed: sql.Composed | None = None,
 ) -> sql.SQL | sql.Composed:
     """The fastest exact query for the window: top rows of a day rollup, a day rollup, or 15-minute buckets."""
     if not has_day_rollups(conn, window.tz):

@@ -12,18 +12,18 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg import sql
 
-from pulse.errors import DataRejectedError, TerminalError, TransientError
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
-from pulse.model.star import CANARY_COLLECTION, DIMENSIONS, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
+from pulse.model.star import CANARY_COLLECTION, FACT_COLUMNS, STAGE_COLUMNS, StarBatch
 from pulse.warehouse.db import connect
+from pulse.warehouse.dimensions import DimRows, KnownDimensions, upsert_dimensions
+from pulse.warehouse.errors import ErrorKind, classify, refusal_detail, translate_errors
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 from pulse.warehouse.offsets import stored_offsets
+from pulse.warehouse.rollups import bucket_of, upsert_ctes
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fact
 
 _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 
-# Ledger first: only ids new to the warehouse reach the facts and the rollup increments.
+# Ledger first: only ids new to the warehouse reach the facts and the rollup increments (warehouse/rollups.py).
 # Canary events (`pulse canary`) reach the facts, never the rollups nor the freshness: no KPI counts them.
 _LOAD_FACTS = sql.SQL("""
 WITH new_ids AS (
@@ -51,65 +51,15 @@ WITH new_ids AS (
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
 ), fresh AS MATERIALIZED (
-  SELECT s.*, date_bin('15 minutes', s.event_time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket
+  SELECT s.*, {bucket} AS bucket
   FROM stage_fact s JOIN new_ids USING (event_id)
 ), facts AS (
   INSERT INTO fact_event ({cols}) SELECT {cols} FROM fresh
 ), counted AS NOT MATERIALIZED (
   SELECT * FROM fresh WHERE collection <> %(canary)s
-), r_product AS (
-  INSERT INTO rollup_product AS r (bucket, collection, is_bot, product_id, events)
-  SELECT bucket, collection, is_bot, product_id, count(*) FROM counted
-  WHERE product_id IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-  ON CONFLICT (bucket, collection, is_bot, product_id) DO UPDATE SET events = r.events + EXCLUDED.events
-), r_site_store AS (
-  INSERT INTO rollup_site_store AS r (bucket, collection, is_bot, site_key, store_id, events)
-  SELECT bucket, collection, is_bot, site_key, coalesce(store_id, ''), count(*) FROM counted
-  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (bucket, collection, is_bot, site_key, store_id) DO UPDATE SET events = r.events + EXCLUDED.events
-), r_referrer AS (
-  INSERT INTO rollup_referrer AS r (bucket, collection, is_bot, referrer_url, events)
-  SELECT bucket, collection, is_bot, referrer_url, count(*) FROM counted
-  WHERE referrer_url IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-  ON CONFLICT (bucket, collection, is_bot, referrer_url) DO UPDATE SET events = r.events + EXCLUDED.events
-), r_browser_os AS (
-  INSERT INTO rollup_browser_os AS r (bucket, collection, is_bot, browser, os, events)
-  SELECT bucket, collection, is_bot, browser, os, count(*) FROM counted
-  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (bucket, collection, is_bot, browser, os) DO UPDATE SET events = r.events + EXCLUDED.events
-), zoned AS MATERIALIZED (  -- local-day rollups, one set per zone in kpi_zone (migration 0003)
-  SELECT z.zone, (f.bucket AT TIME ZONE z.zone)::date AS day, f.collection, f.is_bot, f.product_id, f.site_key,
-         coalesce(f.store_id, '') AS store_id, f.referrer_url,
-         extract(hour FROM f.bucket AT TIME ZONE z.zone)::smallint AS hour, f.browser, f.os
-  FROM counted f CROSS JOIN kpi_zone z
-), d_product AS (
-  INSERT INTO rollup_product_day AS r (zone, day, collection, is_bot, product_id, events)
-  SELECT zone, day, collection, is_bot, product_id, count(*) FROM zoned
-  WHERE product_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (zone, day, collection, is_bot, product_id) DO UPDATE SET events = r.events + EXCLUDED.events
-), d_site_store AS (
-  INSERT INTO rollup_site_store_day AS r (zone, day, collection, is_bot, site_key, store_id, events)
-  SELECT zone, day, collection, is_bot, site_key, store_id, count(*) FROM zoned
-  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-  ON CONFLICT (zone, day, collection, is_bot, site_key, store_id) DO UPDATE SET events = r.events + EXCLUDED.events
-), d_referrer AS (
-  INSERT INTO rollup_referrer_day AS r (zone, day, collection, is_bot, referrer_url, events)
-  SELECT zone, day, collection, is_bot, referrer_url, count(*) FROM zoned
-  WHERE referrer_url IS NOT NULL GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-  ON CONFLICT (zone, day, collection, is_bot, referrer_url) DO UPDATE SET events = r.events + EXCLUDED.events
-), d_browser AS (
-  INSERT INTO rollup_browser_hour AS r (zone, day, collection, is_bot, hour, browser, events)
-  SELECT zone, day, collection, is_bot, hour, browser, count(*) FROM zoned
-  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-  ON CONFLICT (zone, day, collection, is_bot, hour, browser) DO UPDATE SET events = r.events + EXCLUDED.events
-), d_os AS (
-  INSERT INTO rollup_os_hour AS r (zone, day, collection, is_bot, hour, os, events)
-  SELECT zone, day, collection, is_bot, hour, os, count(*) FROM zoned
-  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-  ON CONFLICT (zone, day, collection, is_bot, hour, os) DO UPDATE SET events = r.events + EXCLUDED.events
-)
+), {rollups}
 SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
-""").format(cols=_FACT_COLS)
+""").format(cols=_FACT_COLS, bucket=bucket_of("s", "event_time"), rollups=upsert_ctes("counted"))
 
 _COPY_STAGE = sql.SQL("COPY stage_fact ({}) FROM STDIN").format(
     sql.SQL(", ").join(map(sql.Identifier, STAGE_COLUMNS))
@@ -137,36 +87,6 @@ UPDATE load_state SET
   newest_event_time = GREATEST(newest_event_time, %(newest)s),
   last_commit_at = clock_timestamp()
 """
-
-
-def _dim_upsert_sql(table: str, columns: tuple[str, ...]) -> sql.Composed:
-    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in _ARRAY_TYPES[table])
-    conflict = "DO NOTHING"
-    if table == "dim_product":
-        # The smallest slug wins, whichever engine or batch saw it first.
-        conflict = (
-            "DO UPDATE SET product_slug = EXCLUDED.product_slug WHERE EXCLUDED.product_slug IS NOT NULL"
-            " AND (d.product_slug IS NULL OR EXCLUDED.product_slug < d.product_slug)"
-        )
-    return sql.SQL("INSERT INTO {} AS d ({}) SELECT * FROM unnest({}) ORDER BY 1 ON CONFLICT ({}) {}").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)), arrays,
-        sql.Identifier(columns[0]), sql.SQL(conflict),  # type: ignore[arg-type]
-    )
-
-
-_ARRAY_TYPES: dict[str, tuple[str, ...]] = {
-    "dim_date": ("int", "date", "smallint", "smallint", "smallint", "smallint", "smallint", "smallint"),
-    "dim_hour": ("bigint", "timestamptz", "int", "smallint"),
-    "dim_product": ("bigint", "text", "text"),
-    "dim_store": ("bigint", "text"),
-    "dim_site": ("bigint", "text", "text", "text", "text", "bool", "text"),
-    "dim_location": ("bigint", "text", "text", "text", "text"),
-    "dim_referrer": ("bigint", "text", "text", "text"),
-    "dim_browser": ("bigint", "text"),
-    "dim_os": ("bigint", "text"),
-    "dim_device_type": ("bigint", "text"),
-}
-_DIM_SQL = {table: _dim_upsert_sql(table, cols) for table, cols in DIMENSIONS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +123,7 @@ class _Written:
     offered: int = 0  # fact rows offered to the ledger (new or not)
     duplicates_in_batch: int = 0
     newest: datetime | None = None
-    dims: list[dict[str, list[tuple[object, ...]]]] = field(default_factory=list)
+    dims: list[DimRows] = field(default_factory=list)
     days: list[object] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     refused: list[Rejection] = field(default_factory=list)
@@ -238,7 +158,7 @@ class WarehouseLoader:
         self._kpi_zone = kpi_zone  # the zone whose local-day rollups this loader makes sure exist
         self._conn: psycopg.Connection | None = None
         # Dimension rows known to be committed: skipped on later batches (keys are deterministic).
-        self._known_dims: dict[str, dict[int, object]] = {t: {} for t in DIMENSIONS}
+        self._known_dims = KnownDimensions()
         self._known_days: set[object] = set()
 
     # ------------------------------------------------------------------ connection
@@ -252,7 +172,7 @@ class WarehouseLoader:
                     self._conn.execute("SELECT set_config('statement_timeout', %s, false)",
                                        (str(self._statement_timeout_ms),))
             if self._kpi_zone:
-                with _translate_errors(), self._conn.transaction():
+                with translate_errors(), self._conn.transaction():
                     self._conn.execute("SELECT pulse_add_kpi_zone(%s)", (self._kpi_zone,))
         return self._conn
 
@@ -265,7 +185,7 @@ class WarehouseLoader:
     # ------------------------------------------------------------------ reads
     def stored_offsets(self, topic: str) -> dict[int, int]:
         """Next offset per partition recorded by this consumer group (resume point)."""
-        with self._use, _translate_errors():
+        with self._use, translate_errors():
             conn = self.connection()
             with conn.transaction():
                 return stored_offsets(conn, self._group, topic)
@@ -277,7 +197,7 @@ class WarehouseLoader:
         """
         if self.identity is None:
             return
-        with self._use, _translate_errors():
+        with self._use, translate_errors():
             conn = self.connection()
             with conn.transaction():
                 beat(conn, self.identity, stopped=stopped, status=status)
@@ -303,7 +223,7 @@ class WarehouseLoader:
         loads. Still one transaction: the offsets and the guard's ledger row commit with all of it.
         Without `isolate`, a refused batch raises DataRejectedError.
         """
-        with self._use, _translate_errors():
+        with self._use, translate_errors():
             conn = self.connection()
             with conn.transaction():
                 if guard is not None and not guard(conn):
@@ -328,7 +248,7 @@ class WarehouseLoader:
                 if self.identity is not None:
                     beat(conn, self.identity)
         for pending in written.dims:
-            self._remember(pending)
+            self._known_dims.remember(pending)
         self._known_days.update(written.days)
         return BatchResult(
             loaded=written.loaded, duplicates=duplicates, quarantined=quarantined, newest_event_time=written.newest,
@@ -337,13 +257,11 @@ class WarehouseLoader:
 
     def _write(self, conn: psycopg.Connection, batch: StarBatch, *, clear_stage: bool) -> _Written:
         """Partitions, dimensions and facts (with their rollups) of one batch, in the open transaction."""
-        pending = self._pending_dims(batch)
+        pending = self._known_dims.pending(batch)
         days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
         if days:
             conn.execute("SELECT pulse_ensure_fact_partitions(%s::date[])", (days,))
-        for table, rows in pending.items():
-            if rows:
-                conn.execute(_DIM_SQL[table], [list(col) for col in zip(*rows, strict=True)])
+        upsert_dimensions(conn, pending)
         loaded, newest = 0, None
         if batch.facts:
             if clear_stage:
@@ -413,95 +331,4 @@ class WarehouseLoader:
         )
         return cur.rowcount
 
-    def _pending_dims(self, batch: StarBatch) -> dict[str, list[tuple[object, ...]]]:
-        pending: dict[str, list[tuple[object, ...]]] = {}
-        for table, rows in batch.dims.items():
-            known = self._known_dims[table]
-            if table == "dim_product":
-                pending[table] = [
-                    row for key, row in rows.items()
-                    if key not in known or (row[2] is not None and (known[key] is None or row[2] < known[key]))  # type: ignore[operator]
-                ]
-            else:
-                pending[table] = [row for key, row in rows.items() if key not in known]
-        return pending
 
-    def _remember(self, pending: dict[str, list[tuple[object, ...]]]) -> None:
-        for table, rows in pending.items():
-            known = self._known_dims[table]
-            if len(known) > 100_000:
-                known.clear()  # bounded memory; re-sending a known row is harmless
-            for row in rows:
-                known[row[0]] = row[2] if table == "dim_product" else True  # type: ignore[index]
-
-
-class ErrorKind(StrEnum):
-    """What a PostgreSQL error means for a batch, by its SQLSTATE."""
-
-    transient = "transient"  # the connection, the server or a concurrent transaction: retry the same batch
-    data = "data"  # this batch's values: retrying the same rows fails the same way
-    terminal = "terminal"  # the schema or the role: stop and tell the operator
-
-
-# SQLSTATE classes (PostgreSQL appendix A). 08 connection, 40 transaction rollback (serialization failure,
-# deadlock), 53 insufficient resources, 57 operator intervention (admin shutdown, statement timeout),
-# 58 system error; 55P03/55006: a lock or object in use. 22 data exception, 23 integrity constraint,
-# 54 program limit exceeded ("index row size ... exceeds btree maximum").
-_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
-_TRANSIENT_STATES = frozenset({"55P03", "55006"})
-_DATA_CLASSES = frozenset({"22", "23", "54"})
-
-
-def classify(exc: BaseException) -> ErrorKind:
-    """Transient, data or terminal: by the SQLSTATE PostgreSQL sent, not by the Python class psycopg maps it to
-    (psycopg maps "program limit exceeded" to OperationalError, like a lost connection)."""
-    if isinstance(exc, UnicodeError):  # a value the client cannot encode for the server (a lone surrogate)
-        return ErrorKind.data
-    state = getattr(exc, "sqlstate", None)
-    if state is None:  # refused by psycopg itself (NUL in text), or no answer: the connection broke
-        if isinstance(exc, psycopg.DataError):
-            return ErrorKind.data
-        return ErrorKind.transient if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) \
-            else ErrorKind.terminal
-    if state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_STATES:
-        return ErrorKind.transient
-    if state[:2] in _DATA_CLASSES:
-        return ErrorKind.data
-    return ErrorKind.terminal
-
-
-def refusal_detail(exc: BaseException) -> str:
-    """One bounded line for quarantine and logs: the SQLSTATE, its name and PostgreSQL's message."""
-    state = getattr(exc, "sqlstate", None) or "-"
-    name = type(exc).__name__
-    first = (str(exc).strip().splitlines() or [name])[0]
-    return f"PostgreSQL refused the data ({state} {name}): {first}"[:500]
-
-
-class _translate_errors:
-    """Context manager mapping psycopg errors onto pulse's transient/data/terminal taxonomy (by SQLSTATE)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None or isinstance(exc, TransientError | TerminalError | DataRejectedError):
-            return
-        if isinstance(exc, UnicodeError):
-            raise DataRejectedError(refusal_detail(exc)) from None
-        if not isinstance(exc, psycopg.Error):
-            return
-        if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction | pg_errors.UndefinedColumn):
-            raise TerminalError(f"warehouse schema missing or old ({_first_line(exc)}); run `pulse migrate`") from None
-        if isinstance(exc, pg_errors.InsufficientPrivilege):
-            raise TerminalError(f"the loader role lacks a privilege: {_first_line(exc)}") from None
-        kind = classify(exc)
-        if kind is ErrorKind.data:
-            raise DataRejectedError(refusal_detail(exc), sqlstate=exc.sqlstate or type(exc).__name__) from None
-        if kind is ErrorKind.transient:
-            raise TransientError(f"PostgreSQL: {_first_line(exc)}") from None
-        raise TerminalError(f"PostgreSQL: {_first_line(exc)} (SQLSTATE {exc.sqlstate})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

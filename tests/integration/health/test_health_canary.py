@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from pulse.settings import Settings
-from pulse.sources.kafka_producer import produce_synthetic
+from pulse.traffic.producer import produce_synthetic
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi, today_in
 from pulse.warehouse.migrate import available_migrations
 from tests.conftest import PARTITIONS

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import ua_parser
@@ -15,49 +14,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ua_parser.matchers import OSMatcher, UserAgentMatcher
 
-from pulse.engines.native import NativeEngine
-from pulse.engines.spark_tasks import ExecutorConfig, enrichers_for
 from pulse.enrich.useragent import MAX_FAMILY_LENGTH
 from pulse.events.limits import FIELD_LIMITS, TRUNCATED_KEY, Policy
-from pulse.events.model import Event, RejectReason, SourceRef
+from pulse.events.model import Event, RejectReason
 from pulse.model.keys import MAX_KEY_BYTES, bounded_key, dim_key
-from pulse.model.star import (
-    DIMENSIONS,
-    KEY_COLUMNS,
-    STAGE_COLUMNS,
-    Enrichers,
-    StarBatch,
-    UnstorableValueError,
-    model_event,
-    transform_batch,
-)
-from pulse.settings import load_settings
-from pulse.testing.geo import build_test_mmdb
+from pulse.model.star import DIMENSIONS, KEY_COLUMNS, STAGE_COLUMNS, StarBatch, UnstorableValueError, model_event
+from pulse.pipeline import Enrichers, transform_batch
 from pulse.testing.privacy import planted_traffic
-
-SAMPLES = (Path(__file__).parents[2] / "cases" / "valid" / "samples.jsonl").read_bytes().splitlines()
-NOW = 1_800_000_000.0
-# The samples are of 2024-05-28, about 960 days before NOW: these tests accept events that old explicitly.
-FIXTURE_AGE_DAYS = 3650
-KEY = b"unit-test-key-0123456789"
+from tests.unit.batches import FIXTURE_AGE_DAYS, KEY, NOW, SAMPLES, open_enrichers
+from tests.unit.batches import messages as _messages
+from tests.unit.batches import row as _row
+from tests.unit.batches import view as _view
 
 
 @pytest.fixture(scope="module")
 def enrichers(tmp_path_factory: pytest.TempPathFactory) -> Enrichers:
-    db = build_test_mmdb(
-        tmp_path_factory.mktemp("geo") / "city.mmdb",
-        {"203.0.113.0/24": {"country_code": "CL", "country_name": "Chile", "region": "Santiago Metropolitan",
-                            "city": "Santiago"}},
-    )
-    return Enrichers.create(hash_key=KEY, geoip_database=db, max_event_age_days=FIXTURE_AGE_DAYS)
-
-
-def _messages(lines: list[bytes]) -> list[tuple[bytes, SourceRef | None]]:
-    return [(line, SourceRef("product_views", 0, i)) for i, line in enumerate(lines)]
-
-
-def _row(batch_row: tuple[object, ...]) -> dict[str, object]:
-    return dict(zip(STAGE_COLUMNS, batch_row, strict=True))
+    return open_enrichers(tmp_path_factory.mktemp("geo"))
 
 
 def test_dimension_keys_are_a_stable_64_bit_hash_of_the_natural_values() -> None:
@@ -97,44 +69,6 @@ def test_raw_personal_data_never_reaches_a_row(enrichers: Enrichers) -> None:
     row = _row(batch.facts[1])
     assert row["email_hash"] == hmac.new(KEY, b"someone@example.com", hashlib.sha256).hexdigest()[:32]
 
-
-def test_duplicates_in_a_batch_keep_the_first_and_rejections_carry_coordinates(enrichers: Enrichers) -> None:
-    lines = [SAMPLES[0], SAMPLES[0], b"{not json", SAMPLES[2]]
-    batch = transform_batch(_messages(lines), enrichers, now=NOW)
-    assert len(batch.facts) == 2
-    assert batch.duplicates_in_batch == 1
-    assert [(r.reason, r.source.offset if r.source else None) for r in batch.rejections] == [
-        (RejectReason.INVALID_JSON, 2)
-    ]
-
-
-
-def _deep_event(event_id: str, levels: int, collection: str) -> bytes:
-    nested = b"[" * levels + b"]" * levels
-    return b'{"id": "%s", "collection": "%s", "time_stamp": 1716883882, "payload": %s}' % (
-        event_id.encode(), collection.encode(), nested)
-
-
-def test_unstorably_deep_unmodelled_fields_are_too_deep_and_do_not_hide_a_valid_copy(enrichers: Enrichers) -> None:
-    # 300 levels parse (orjson reads up to 1024) but pass pulse's nesting limit (64; orjson cannot write
-    # back more than 254): reject as too_deep, and the valid copy of the same id later in the batch must
-    # still load (it was once counted as a duplicate of the rejected one and lost). 63 arrays inside the
-    # event object are exactly 64 levels: stored.
-    lines = [_deep_event("dup-1", 300, "first"), _deep_event("dup-1", 3, "second"), _deep_event("ok", 63, "deep")]
-    batch = transform_batch(_messages(lines), enrichers, now=NOW)
-    assert [(r.reason, r.stage, r.source.offset if r.source else None) for r in batch.rejections] == [
-        (RejectReason.TOO_DEEP, "decode", 0)
-    ]
-    assert [(_row(r)["event_id"], _row(r)["collection"]) for r in batch.facts] == [("dup-1", "second"), ("ok", "deep")]
-    assert batch.duplicates_in_batch == 0
-
-
-def test_a_too_deep_copy_after_a_valid_one_is_quarantined_like_in_another_batch(enrichers: Enrichers) -> None:
-    lines = [_deep_event("dup-2", 3, "first"), _deep_event("dup-2", 300, "second"), _deep_event("dup-2", 3, "third")]
-    batch = transform_batch(_messages(lines), enrichers, now=NOW)
-    assert [(r.reason, r.source.offset if r.source else None) for r in batch.rejections] == [(RejectReason.TOO_DEEP, 1)]
-    assert [_row(r)["collection"] for r in batch.facts] == ["first"]
-    assert batch.duplicates_in_batch == 1
 
 def test_the_same_input_gives_identical_rows(enrichers: Enrichers) -> None:
     a = transform_batch(_messages(SAMPLES), enrichers, now=NOW)
@@ -177,12 +111,6 @@ def test_any_json_object_with_a_time_becomes_a_storable_row_or_a_rejection(enric
 
 
 # ---------------------------------------------------------------------------- bounded keys and flags
-def _view(**fields: object) -> bytes:
-    doc = {"id": "v-1", "collection": "view_product_detail", "time_stamp": 1716883882, "product_id": "96672",
-           "current_url": "https://www.glamira.de/ring.html", **fields}
-    return json.dumps(doc).encode()
-
-
 def _key_values(batch: StarBatch) -> list[str]:
     """Every text that reaches a rollup primary key or a dimension's UNIQUE index."""
     staged = [_row(row)[column] for row in batch.facts for column in KEY_COLUMNS]
@@ -225,27 +153,6 @@ def test_families_a_user_agent_rule_captures_are_bounded(enrichers: Enrichers) -
     assert info.browser == agent[:MAX_FAMILY_LENGTH] and info.os == agent[:MAX_FAMILY_LENGTH]
     batch = transform_batch(_messages([_view(user_agent=agent)]), hostile, now=NOW)
     assert (_row(batch.facts[0])["browser"], _row(batch.facts[0])["os"]) == (info.browser, info.os)
-
-
-def test_the_event_time_bounds_travel_with_the_enrichers() -> None:
-    strict = Enrichers.create(hash_key=KEY, max_event_age_days=1, max_future_skew_s=60)
-    now = 1716883882 + 3600.0
-    lines = [_view(), _view(id="old", time_stamp=1716883882 - 86_400 * 2), _view(id="ahead", time_stamp=now + 120)]
-    batch = transform_batch(_messages(lines), strict, now=now)
-    assert [_row(row)["event_id"] for row in batch.facts] == ["v-1"]
-    assert [r.reason for r in batch.rejections] == [RejectReason.EVENT_TIME_OUT_OF_BOUNDS] * 2
-
-
-def test_the_engines_build_their_enrichers_from_the_settings(tmp_path: Path) -> None:
-    settings = load_settings(home=tmp_path, hash_key="unit-test-hash-key-0123456789",
-                             max_event_age_days=36_500, max_future_skew_s=600)
-    native = NativeEngine(settings).enrichers
-    assert (native.max_event_age_days, native.max_future_skew_s) == (36_500, 600)
-    config = ExecutorConfig(query_id="q", loader_url="postgresql://x", consumer_group="g", hash_key=b"k" * 16,
-                            geoip_database=None, storefronts_file=None, max_event_bytes=2048,
-                            retry_max_backoff_s=1.0, max_event_age_days=36_500, max_future_skew_s=600)
-    executor = enrichers_for(config)
-    assert (executor.max_event_bytes, executor.max_event_age_days, executor.max_future_skew_s) == (2048, 36_500, 600)
 
 
 # Oversized and odd values for every modelled field: long texts in many scripts (up to each field's limit
@@ -347,15 +254,3 @@ def test_redaction_can_be_switched_off(enrichers: Enrichers) -> None:
     assert "p-product@example.org" in stored and "alice:s3cr3t" in stored
     assert "p-email-address@example.org" not in stored, "the hashed fields stay hashed"
     assert "198.51.100.11" not in stored, "the ip field stays truncated"
-
-
-def test_one_batch_holds_events_of_a_bounded_number_of_days() -> None:
-    capped = Enrichers.create(hash_key=KEY, max_event_age_days=FIXTURE_AGE_DAYS, max_days_per_batch=3)
-    base = 1716883882
-    # five days, in this order: day 0, 1, 0 again, 2, 3 (the fourth distinct day), 1 again, 4
-    offsets = [0, 1, 0, 2, 3, 1, 4]
-    lines = [_view(id=f"d-{i}", time_stamp=base + d * 86_400) for i, d in enumerate(offsets)]
-    batch = transform_batch(_messages(lines), capped, now=base + 5 * 86_400)
-    assert [_row(row)["event_id"] for row in batch.facts] == ["d-0", "d-1", "d-2", "d-3", "d-5"]
-    assert [r.reason for r in batch.rejections] == [RejectReason.EVENT_TIME_OUT_OF_BOUNDS] * 2
-    assert all("PULSE_MAX_DAYS_PER_BATCH" in r.detail for r in batch.rejections)

@@ -9,9 +9,10 @@ import pytest
 
 from pulse.events.decode import decode_event
 from pulse.events.model import Event
-from pulse.model.star import CANARY_COLLECTION, Enrichers, transform_batch
+from pulse.model.star import CANARY_COLLECTION
 from pulse.ops.canary import canary_event
 from pulse.ops.health import Check, HealthReport, Status
+from pulse.pipeline import Enrichers, transform_batch
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import pytest
 from psycopg import errors as pg
 
 from pulse.errors import DataRejectedError, TerminalError, TransientError
-from pulse.warehouse.loader import ErrorKind, _translate_errors, classify, refusal_detail
+from pulse.warehouse.errors import ErrorKind, classify, refusal_detail, translate_errors
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_errors_are_classified_by_sqlstate(error: BaseException, kind: ErrorKind
 )
 def test_the_loader_raises_pulse_errors(error: BaseException, raised: type[Exception]) -> None:
     with pytest.raises(raised):
-        with _translate_errors():
+        with translate_errors():
             raise error
 
 
@@ -58,6 +58,6 @@ def test_a_refusal_names_the_sqlstate_and_stays_short() -> None:
     assert detail.startswith("PostgreSQL refused the data (54000 ProgramLimitExceeded): index row size 7976")
     assert "DETAIL" not in detail and len(detail) <= 500
     with pytest.raises(DataRejectedError) as caught:
-        with _translate_errors():
+        with translate_errors():
             raise pg.UniqueViolation("duplicate key value violates unique constraint \"dim_hour_hour_start_key\"")
     assert caught.value.sqlstate == "23505"

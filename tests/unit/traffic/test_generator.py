@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulse.sources.generator import STOREFRONTS, TrafficGenerator, encode, format_price
+from pulse.traffic.data import STOREFRONTS
+from pulse.traffic.generator import TrafficGenerator, encode
+from pulse.traffic.parts import format_price
 
 START = datetime(2024, 5, 27, tzinfo=UTC)  # a Monday
 # DESIGN.md §1: the 27 collections seen in real data, and the store ids seen with their storefronts.
