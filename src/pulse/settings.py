@@ -1,4 +1,9 @@
-"""One frozen, typed settings object; every value can come from a PULSE_* environment variable."""
+"""One frozen, typed settings object; every value can come from a PULSE_* environment variable.
+
+Over 400 lines on purpose: it is the one reference of every setting (name, default, bound, description),
+read top to bottom like deploy/pulse.env.example, which a test keeps in step with it. The value formats and
+the wording of a refused setting live in setting_values.py.
+"""
 
 from __future__ import annotations
 

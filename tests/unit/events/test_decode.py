@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulse.events.decode import decode_event, parse_price
+from pulse.events.decode import decode_event
+from pulse.events.fields import parse_price
 from pulse.events.model import Event, Rejection, RejectReason, SourceRef
 
 CASES = Path(__file__).parents[2] / "cases"
