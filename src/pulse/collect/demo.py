@@ -35,9 +35,18 @@ def _card(product_id: str, click: str, viewing: str | None) -> str:
     )
 
 
+def _framed(name: str) -> str:
+    """A page file (its title, its own head lines, then its body after `<!-- body -->`) in the shared frame."""
+    own = (DEMO_DIR / f"{name}.html").read_text().split("\n", 1)[1]  # the first line says what the file is
+    head, body = own.split("<!-- body -->\n", 1)
+    title, meta = head.split("\n", 1)
+    frame = (DEMO_DIR / "_page.html").read_text()
+    return frame.replace("__PAGE_TITLE__", title).replace("__PAGE_META__", meta).replace("__PAGE_BODY__", body)
+
+
 def render_page(name: str, collector_url: str, product_id: str | None = None) -> str:
     """One storefront page with the collector URL and (for product pages) the product filled in."""
-    page = (DEMO_DIR / f"{name}.html").read_text()
+    page = _framed(name)
     if product_id is None:
         cards = "\n".join(_card(p, "listing_page_recommendation_clicked", None) for p in PRODUCTS)
     else:
