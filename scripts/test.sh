@@ -10,6 +10,8 @@ echo "==> ruff"
 .venv/bin/ruff check src tests
 echo "==> mypy"
 .venv/bin/mypy
+echo "==> import rules (lint-imports)"
+.venv/bin/lint-imports
 echo "==> pytest"
 set +e
 .venv/bin/pytest "$@"
