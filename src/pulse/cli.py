@@ -386,7 +386,8 @@ def prometheus_cmd(
 ) -> None:
     """Run a local Prometheus (Debian's package) until Ctrl-C: it scrapes the engine, the API and the collector
     and evaluates pulse's alert rules (data under PULSE_HOME/prometheus)."""
-    from pulse.stack.prometheus import REPO_ALERTS, start_prometheus
+    from pulse.stack.prometheus import ALERT_RULES as REPO_ALERTS
+    from pulse.stack.prometheus import start_prometheus
 
     settings = _settings()
 

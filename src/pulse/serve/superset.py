@@ -1,4 +1,4 @@
-"""Provision Apache Superset: build the KPI dashboard bundle from deploy/superset/bundle and import it.
+"""Provision Apache Superset: build the KPI dashboard bundle (package data: resources/superset/bundle) and import it.
 
 Order of work: the warehouse URL Superset should use (pulse_dashboard, read-only) and its password
 (from the URL, PGPASSWORD or the pgpass file) -> the bundle (the committed YAML with the KPI settings
@@ -28,10 +28,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from pulse.errors import ConfigError, TerminalError, TransientError
+from pulse.resources import resource_path
 from pulse.settings import Settings
 from pulse.stack.postgres import pgpass_password
 
-BUNDLE_DIR = Path(__file__).resolve().parents[3] / "deploy" / "superset" / "bundle"
+BUNDLE_DIR = resource_path("superset", "bundle")
 DATABASE_FILE = "databases/pulse_warehouse.yaml"
 DASHBOARD_SLUG = "pulse-kpis"
 MASKED_PASSWORD = "XXXXXXXXXX"  # what Superset's export writes in place of a password

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pulse.errors import MissingToolError, TransientError
+from pulse.resources import resource_path
 from pulse.stack.files import PRIVATE_UMASK, open_private_append, private_dir, write_private
 
-# The rules shipped with the repository (deploy/prometheus/alerts.yml); absent from an installed wheel.
-REPO_ALERTS = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "alerts.yml"
+ALERT_RULES = resource_path("prometheus", "alerts.yml")  # also what deploy/docker-compose.yml mounts
 READY_TIMEOUT_S = 30.0
 
 

@@ -1,7 +1,8 @@
 """A local Apache Superset from .venv-superset: SQLite metadata in a folder of ours, one admin, gunicorn.
 
-`scripts/install.sh` creates .venv-superset (deploy/superset/requirements.txt); this module initialises
-the metadata once (db upgrade, the admin user, roles and permissions) and serves Superset on loopback.
+`scripts/install.sh` creates .venv-superset (deploy/superset/requirements.txt) next to pulse's own .venv;
+this module initialises the metadata once (db upgrade, the admin user, roles and permissions) and serves
+Superset on loopback with the config shipped in the package (resources/superset/superset_config.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from pathlib import Path
 import httpx
 
 from pulse.errors import MissingToolError, TerminalError
+from pulse.resources import resource_path
 
-REPO = Path(__file__).resolve().parents[3]
-VENV = REPO / ".venv-superset"
-CONFIG = REPO / "deploy" / "superset" / "superset_config.py"
+# Next to the environment pulse runs in (the repository's .venv, whichever worktree links it).
+VENV = Path(sys.prefix).resolve().parent / ".venv-superset"
+CONFIG = resource_path("superset", "superset_config.py")
 INSTALL_HINT = "run `bash scripts/install.sh` (it creates .venv-superset with the pinned Superset)"
 INIT_STAMP = ".pulse-initialised"
-METADATA_DB = "superset.db"  # the file name deploy/superset/superset_config.py gives the SQLite database
+METADATA_DB = "superset.db"  # the file name superset_config.py gives the SQLite database
 TEMPLATE_NAME = "pulse-metadata-template.db"
 STEP_TIMEOUT_S = 600
 HEALTH_TIMEOUT_S = 180
