@@ -65,11 +65,7 @@ def _main(
 
 
 def _settings() -> Settings:
-    settings = load_settings()
-    from pulse.stack.postgres import export_local_credentials
-
-    export_local_credentials(settings)
-    return settings
+    return load_settings()  # the local stack's password file comes in with stack.env (PULSE_PASSFILE)
 
 
 def _print_json(doc: Any) -> None:

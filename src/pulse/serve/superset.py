@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pulse.errors import ConfigError, TerminalError, TransientError
 from pulse.resources import resource_path
 from pulse.settings import Settings
-from pulse.stack.postgres import pgpass_password
+from pulse.warehouse.pgpass import pgpass_password
 
 BUNDLE_DIR = resource_path("superset", "bundle")
 DATABASE_FILE = "databases/pulse_warehouse.yaml"
@@ -77,11 +77,12 @@ def warehouse_access(settings: Settings) -> WarehouseAccess:
     dbname = str(parts.get("dbname") or user)
     if not user:
         raise ConfigError("the warehouse URL for Superset names no role: use postgresql://pulse_dashboard@HOST:PORT/DB")
-    password = parts.get("password") or os.environ.get("PGPASSWORD") or _pgpass(settings, host, port, dbname, user)
+    password = parts.get("password") or os.environ.get("PGPASSWORD") or pgpass_password(
+        _passfile(settings, str(parts.get("passfile") or "")), host, port, dbname, user)
     if not password:
         raise ConfigError(
-            f"no password for role {user!r} on {host}:{port}: put it in the pgpass file (PGPASSFILE, or"
-            f" $PULSE_HOME/pgpass that `pulse stack up` writes) or in PULSE_SUPERSET_WAREHOUSE_URL"
+            f"no password for role {user!r} on {host}:{port}: put it in the pgpass file (PULSE_PASSFILE, which"
+            f" `pulse stack up` sets to $PULSE_HOME/pgpass, or PGPASSFILE) or in PULSE_SUPERSET_WAREHOUSE_URL"
         )
     netloc_host = f"[{host}]" if ":" in host else host
     uri = (f"postgresql+psycopg2://{quote(user, safe='')}:{MASKED_PASSWORD}@{netloc_host}:{port}/"
@@ -89,9 +90,9 @@ def warehouse_access(settings: Settings) -> WarehouseAccess:
     return WarehouseAccess(sqlalchemy_uri=uri, password=str(password))
 
 
-def _pgpass(settings: Settings, host: str, port: str, dbname: str, user: str) -> str | None:
-    path = Path(os.environ.get("PGPASSFILE") or settings.home.expanduser() / "pgpass")
-    return pgpass_password(path, host, port, dbname, user)
+def _passfile(settings: Settings, named: str) -> Path:
+    """The password file libpq would read for this URL: the one it names, PGPASSFILE, else $PULSE_HOME/pgpass."""
+    return Path(named or os.environ.get("PGPASSFILE") or settings.home.expanduser() / "pgpass")
 
 
 # --------------------------------------------------------------------------------------------- the bundle

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.columns import Columns
@@ -131,13 +132,12 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
     from pulse.serve.api import create_app
     from pulse.sources.kafka_producer import produce_forever
     from pulse.stack.manager import stack_up
-    from pulse.stack.postgres import export_local_credentials
     from pulse.warehouse.loader import connect
     from pulse.warehouse.migrate import migrate
 
     with console.status("starting Kafka and PostgreSQL...") as status:
         stack = stack_up(settings, progress=lambda msg: status.update(msg)).as_dict()
-        export_local_credentials(settings)
+        settings = settings.using_passfile(Path(str(stack["pgpass"])))
         status.update("migrating the warehouse...")
         with connect(settings.database_url) as conn:
             migrate(conn)
