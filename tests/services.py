@@ -96,8 +96,9 @@ def private_stack(prefix: str, partitions: int) -> Iterator[Settings]:
         os.environ.update(saved)
 
 
-def fresh_database(stack: Settings, name: str, **update: object) -> Settings:
-    """A new migrated database `name` on the stack, and settings whose three roles point at it."""
+def fresh_database(stack: Settings, name: str, *, migrated: bool = True, **update: object) -> Settings:
+    """A new database `name` on the stack (migrated unless told otherwise), and settings whose three roles
+    point at it."""
     owner = parse_target(stack).owner
     with superuser(stack) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
@@ -107,8 +108,9 @@ def fresh_database(stack: Settings, name: str, **update: object) -> Settings:
         "reader_database_url": role_url(stack, DASHBOARD_ROLE, name),
         **update,
     })
-    with psycopg.connect(settings.database_url) as conn:
-        migrate(conn)
+    if migrated:
+        with psycopg.connect(settings.database_url) as conn:
+            migrate(conn)
     return settings
 
 
