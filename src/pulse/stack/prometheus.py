@@ -18,6 +18,7 @@ from pathlib import Path
 from pulse.errors import MissingToolError, TransientError
 from pulse.resources import resource_path
 from pulse.stack.files import PRIVATE_UMASK, open_private_append, private_dir, write_private
+from pulse.stack.proc import tail
 
 ALERT_RULES = resource_path("prometheus", "alerts.yml")  # also what deploy/docker-compose.yml mounts
 READY_TIMEOUT_S = 30.0
@@ -89,7 +90,7 @@ def start_prometheus(
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise TransientError(f"prometheus exited with status {process.returncode}: {_tail(log)}")
+            raise TransientError(f"prometheus exited with status {process.returncode}: {tail(log, 20) or '(no log)'}")
         try:
             with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as answer:
                 if answer.status == 200:
@@ -98,11 +99,5 @@ def start_prometheus(
             pass
         time.sleep(0.3)
     server.stop()
-    raise TransientError(f"prometheus was not ready after {READY_TIMEOUT_S:.0f} s: {_tail(log)}")
+    raise TransientError(f"prometheus was not ready after {READY_TIMEOUT_S:.0f} s: {tail(log, 20) or '(no log)'}")
 
-
-def _tail(log: Path, chars: int = 2000) -> str:
-    try:
-        return log.read_text(errors="replace")[-chars:]
-    except OSError:
-        return "(no log)"

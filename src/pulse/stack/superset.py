@@ -20,6 +20,7 @@ import httpx
 
 from pulse.errors import MissingToolError, TerminalError
 from pulse.resources import resource_path
+from pulse.stack.proc import tail
 
 # Next to the environment pulse runs in (the repository's .venv, whichever worktree links it).
 VENV = Path(sys.prefix).resolve().parent / ".venv-superset"
@@ -60,8 +61,8 @@ def _superset(home: Path, *args: str, answers: str | None = None) -> None:
     result = subprocess.run([str(superset_program()), *args], env=superset_env(home), capture_output=True,
                             text=True, timeout=STEP_TIMEOUT_S, check=False, input=answers)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-        raise TerminalError(f"`superset {' '.join(args[:2])}` failed:\n{tail}")
+        last = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise TerminalError(f"`superset {' '.join(args[:2])}` failed:\n{last}")
 
 
 def metadata_template(progress: Progress | None = None) -> Path:
@@ -116,20 +117,19 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise TerminalError(f"Superset exited with status {process.returncode}{_tail(log)}")
+            raise TerminalError(f"Superset exited with status {process.returncode}{_log_lines(log)}")
         try:
             if httpx.get(f"{url.rstrip('/')}/health", timeout=5).text.strip() == "OK":
                 return
         except httpx.TransportError:
             pass
         time.sleep(1)
-    raise TerminalError(f"Superset did not answer {url}/health within {timeout:.0f} s{_tail(log)}")
+    raise TerminalError(f"Superset did not answer {url}/health within {timeout:.0f} s{_log_lines(log)}")
 
 
-def _tail(log: Path | None) -> str:
-    if log is None or not log.exists():
-        return ""
-    return ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+def _log_lines(log: Path | None) -> str:
+    lines = tail(log, 20) if log is not None else ""
+    return f":\n{lines}" if lines else ""
 
 
 if __name__ == "__main__":  # scripts/install.sh: python -m pulse.stack.superset template
