@@ -33,8 +33,9 @@ from pulse.events.model import SourceRef
 from pulse.model.star import DIMENSIONS, FACT_COLUMNS
 from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import load_settings
-from pulse.stack.manager import export_local_credentials, stack_up
-from pulse.stack.postgres import cluster_files, parse_target
+from pulse.stack.cluster import superuser
+from pulse.stack.credentials import parse_target, pgpass_path, role_url
+from pulse.stack.manager import stack_up
 from pulse.traffic.producer import produce_synthetic
 from pulse.warehouse.migrate import migrate
 
@@ -42,17 +43,11 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 100
 
 
-def _superuser(settings: Any) -> psycopg.Connection:
-    target = parse_target(settings)
-    return psycopg.connect(host=str(cluster_files(settings).socket_dir), port=target.port, user="postgres",
-                           dbname="postgres", autocommit=True)
-
-
 def _fresh_database(settings: Any, name: str) -> str:
     target = parse_target(settings)
-    with _superuser(settings) as admin:
+    with superuser(settings) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(target.owner)))
-    url = f"postgresql://{target.owner}@127.0.0.1:{target.port}/{name}"
+    url = role_url(settings, target.owner, name)
     with psycopg.connect(url) as conn:
         migrate(conn)
     return url
@@ -137,7 +132,7 @@ def main() -> None:
 
     settings = load_settings()
     stack_up(settings)
-    export_local_credentials(settings)
+    settings = settings.using_passfile(pgpass_path(settings))
     run_id = f"bench_{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     admin.create_topics([NewTopic(run_id, settings.topic_partitions, 1)])[run_id].result(timeout=30)

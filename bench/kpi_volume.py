@@ -46,7 +46,9 @@ from pulse.events.model import SourceRef
 from pulse.model.star import FACT_COLUMNS
 from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings, load_settings
-from pulse.stack import postgres
+from pulse.stack import cluster
+from pulse.stack.credentials import pgpass_path, role_url
+from pulse.stack.roles import DASHBOARD_ROLE, ENGINE_ROLE
 from pulse.traffic.generator import TrafficGenerator, encode
 from pulse.warehouse.db import connect_reader
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi
@@ -83,11 +85,10 @@ def start_database(home: Path) -> Settings:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     settings = load_settings(home=home, database_url=f"postgresql://pulse@127.0.0.1:{port}/pulse")
-    postgres.start_postgres(settings)
-    postgres.export_local_credentials(settings)
-    base = f"127.0.0.1:{port}/pulse"
-    settings = settings.model_copy(update={"loader_database_url": f"postgresql://pulse_engine@{base}",
-                                           "reader_database_url": f"postgresql://pulse_dashboard@{base}"})
+    cluster.start_postgres(settings)
+    settings = settings.using_passfile(pgpass_path(settings)).model_copy(
+        update={"loader_database_url": role_url(settings, ENGINE_ROLE),
+                "reader_database_url": role_url(settings, DASHBOARD_ROLE)})
     with psycopg.connect(settings.database_url) as conn:
         migrate(conn)
     return settings
@@ -377,7 +378,7 @@ def main() -> None:
         if api is not None:
             api.terminate()
             api.wait(timeout=30)
-        postgres.stop_postgres(settings)
+        cluster.stop_postgres(settings)
         shutil.rmtree(home, ignore_errors=True)
 
 

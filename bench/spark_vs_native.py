@@ -34,8 +34,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).parent))
 from e2e import START, _fresh_database  # noqa: E402
 from pulse.settings import load_settings  # noqa: E402
-from pulse.stack.manager import export_local_credentials, stack_up  # noqa: E402
-from pulse.stack.postgres import parse_target  # noqa: E402
+from pulse.stack.credentials import parse_target, pgpass_path  # noqa: E402
+from pulse.stack.manager import stack_up  # noqa: E402
 from pulse.traffic.producer import produce_synthetic  # noqa: E402
 
 IDLE_S = 10.0
@@ -126,7 +126,7 @@ def main() -> None:
 
     settings = load_settings()
     stack_up(settings)
-    export_local_credentials(settings)
+    settings = settings.using_passfile(pgpass_path(settings))
     run_id = f"sbench_{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     admin.create_topics([NewTopic(run_id, settings.topic_partitions, 1)])[run_id].result(timeout=30)

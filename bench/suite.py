@@ -43,7 +43,8 @@ import stages  # noqa: E402
 from e2e import run_naive  # noqa: E402
 from pulse.model.star import FACT_COLUMNS  # noqa: E402
 from pulse.settings import Settings, load_settings  # noqa: E402
-from pulse.stack import postgres  # noqa: E402
+from pulse.stack.cluster import superuser  # noqa: E402
+from pulse.stack.credentials import parse_target, pgpass_path, role_url  # noqa: E402
 from pulse.stack.manager import stack_down, stack_up  # noqa: E402
 from pulse.traffic.producer import produce_synthetic  # noqa: E402
 from pulse.warehouse.migrate import migrate  # noqa: E402
@@ -63,19 +64,18 @@ def _free_port() -> int:
 
 
 def fresh_database(settings: Settings, name: str) -> str:
-    target = postgres.parse_target(settings)
-    with psycopg.connect(host=str(postgres.cluster_files(settings).socket_dir), port=target.port, user="postgres",
-                         dbname="postgres", autocommit=True) as admin:
+    target = parse_target(settings)
+    with superuser(settings) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name),
                                                                     sql.Identifier(target.owner)))
-    url = f"postgresql://{target.owner}@127.0.0.1:{target.port}/{name}"
+    url = role_url(settings, target.owner, name)
     with psycopg.connect(url) as conn:
         migrate(conn)
     return url
 
 
 def engine_env(settings: Settings, url: str, topic: str) -> dict[str, str]:
-    target = postgres.parse_target(settings)
+    target = parse_target(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
     env.update({"PULSE_HOME": str(settings.home), "PULSE_TOPIC": topic,
                 "PULSE_CONSUMER_GROUP": f"g-{uuid.uuid4().hex[:8]}",
@@ -202,7 +202,7 @@ def main() -> None:
     try:
         console.print(f"[bold]stack[/] in {home}")
         stack_up(settings)
-        postgres.export_local_credentials(settings)
+        settings = settings.using_passfile(pgpass_path(settings))
         admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
         topic = f"suite_{uuid.uuid4().hex[:6]}"
         admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(timeout=30)

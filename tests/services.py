@@ -16,8 +16,10 @@ import psycopg
 from psycopg import sql
 
 from pulse.settings import Settings, load_settings
-from pulse.stack import postgres
-from pulse.stack.manager import export_local_credentials, stack_down, stack_up
+from pulse.stack import cluster
+from pulse.stack.credentials import parse_target, pgpass_path, role_url
+from pulse.stack.manager import stack_down, stack_up
+from pulse.stack.roles import DASHBOARD_ROLE, ENGINE_ROLE
 from pulse.warehouse.migrate import migrate
 
 
@@ -30,11 +32,7 @@ def free_port() -> int:
 
 def superuser(settings: Settings) -> psycopg.Connection:
     """The cluster's bootstrap superuser over the stack's unix socket (peer authentication)."""
-    target = postgres.parse_target(settings)
-    return psycopg.connect(
-        host=str(postgres.cluster_files(settings).socket_dir), port=target.port, user="postgres",
-        dbname="postgres", autocommit=True,
-    )
+    return cluster.superuser(settings)
 
 
 def env_for(settings: Settings) -> dict[str, str]:
@@ -53,6 +51,7 @@ def env_for(settings: Settings) -> dict[str, str]:
             "PULSE_BATCH_MAX_WAIT_MS": str(settings.batch_max_wait_ms),
             "PULSE_MAX_EVENT_AGE_DAYS": str(settings.max_event_age_days),
             "PULSE_MAX_FUTURE_SKEW_S": str(settings.max_future_skew_s),
+            **({"PULSE_PASSFILE": str(settings.passfile)} if settings.passfile else {}),
         }
     )
     return env
@@ -75,8 +74,9 @@ def scalar(url: str, query: str) -> object:
 
 @contextmanager
 def private_stack(prefix: str, partitions: int) -> Iterator[Settings]:
-    """A Kafka + PostgreSQL of its own (temporary PULSE_HOME, free ports), without the caller's PULSE_*
-    environment; stopped and removed at the end, the environment restored."""
+    """A Kafka + PostgreSQL of its own (temporary PULSE_HOME, free ports), without the caller's PULSE_* (or
+    PGPASSFILE) environment; stopped and removed at the end, the environment restored. The settings' URLs name
+    the stack's password file, as those of a command run after `pulse stack up` do."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
     home.chmod(0o755)  # as root the cluster runs as the postgres OS user, which must reach it
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PULSE_") or k == "PGPASSFILE"}
@@ -86,31 +86,31 @@ def private_stack(prefix: str, partitions: int) -> Iterator[Settings]:
         database_url=f"postgresql://pulse@127.0.0.1:{free_port()}/pulse",
         topic_partitions=partitions,
     )
+    settings = settings.using_passfile(pgpass_path(settings))
     try:
         stack_up(settings)
-        export_local_credentials(settings)
         yield settings
     finally:
         stack_down(settings)
         shutil.rmtree(home, ignore_errors=True)
-        os.environ.pop("PGPASSFILE", None)
         os.environ.update(saved)
 
 
-def fresh_database(stack: Settings, name: str, **update: object) -> Settings:
-    """A new migrated database `name` on the stack, and settings whose three roles point at it."""
-    target = postgres.parse_target(stack)
+def fresh_database(stack: Settings, name: str, *, migrated: bool = True, **update: object) -> Settings:
+    """A new database `name` on the stack (migrated unless told otherwise), and settings whose three roles
+    point at it."""
+    owner = parse_target(stack).owner
     with superuser(stack) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(target.owner)))
-    base = f"127.0.0.1:{target.port}/{name}"
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
     settings = stack.model_copy(update={
-        "database_url": f"postgresql://{target.owner}@{base}",
-        "loader_database_url": f"postgresql://pulse_engine@{base}",
-        "reader_database_url": f"postgresql://pulse_dashboard@{base}",
+        "database_url": role_url(stack, owner, name),
+        "loader_database_url": role_url(stack, ENGINE_ROLE, name),
+        "reader_database_url": role_url(stack, DASHBOARD_ROLE, name),
         **update,
     })
-    with psycopg.connect(settings.database_url) as conn:
-        migrate(conn)
+    if migrated:
+        with psycopg.connect(settings.database_url) as conn:
+            migrate(conn)
     return settings
 
 

@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
@@ -24,14 +25,13 @@ def run_demo(settings: Settings, *, rate: float, refresh: float, console: Consol
     from pulse.serve.api import create_app
     from pulse.serve.terminal import dashboard
     from pulse.stack.manager import stack_up
-    from pulse.stack.postgres import export_local_credentials
     from pulse.traffic.producer import produce_forever
     from pulse.warehouse.db import connect, connect_reader
     from pulse.warehouse.migrate import migrate
 
     with console.status("starting Kafka and PostgreSQL...") as status:
         stack = stack_up(settings, progress=lambda msg: status.update(msg)).as_dict()
-        export_local_credentials(settings)
+        settings = settings.using_passfile(Path(str(stack["pgpass"])))
         status.update("migrating the warehouse...")
         with connect(settings.database_url) as conn:
             migrate(conn)

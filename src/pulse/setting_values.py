@@ -6,11 +6,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic_core import ErrorDetails
 
 from pulse.errors import quoted
@@ -85,3 +86,18 @@ def check_conninfo(url: str) -> None:
     for port in ports.split(","):
         if not is_port(port.strip()):
             raise ValueError(f"has port {quoted(port)}: a port is a number from 1 to 65535")
+
+
+def with_passfile(url: str, passfile: Path | None) -> str:
+    """`url` with `passfile` as its libpq password file, unless it holds a password or names a passfile already.
+
+    A URL stays a URL (`?passfile=` or `&passfile=` appended); a key=value string gets one more key.
+    """
+    if passfile is None:
+        return url
+    parts = conninfo_to_dict(url)
+    if parts.get("password") or parts.get("passfile"):
+        return url
+    if "://" in url:
+        return f"{url}{'&' if '?' in url else '?'}passfile={quote(str(passfile), safe='/')}"
+    return make_conninfo(url, passfile=str(passfile))

@@ -16,11 +16,19 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from pulse.errors import ConfigError, quoted
-from pulse.setting_values import check_conninfo, describe_problem, is_host, is_origin, is_port, is_web_url
+from pulse.setting_values import (
+    check_conninfo,
+    describe_problem,
+    is_host,
+    is_origin,
+    is_port,
+    is_web_url,
+    with_passfile,
+)
 
 DEFAULT_VIEW_COLLECTIONS = ("view_product_detail",)
 MAX_BATCH_EVENTS = 100_000  # librdkafka's consume() takes at most 1,000,000; a batch is one transaction
@@ -39,8 +47,13 @@ class Settings(BaseSettings):
     topic: str = Field(default="product_views", description="Topic the events arrive on.")
     topic_partitions: int = Field(default=4, ge=1, le=10_000, description="Partitions when pulse creates the topic.")
     consumer_group: str = Field(default="pulse-native", description="Consumer group of the native engine.")
+    passfile: Path | None = Field(
+        default=None,
+        description="libpq password file of the connections below whose URL has no password (added to each as"
+        " its `passfile` parameter). `pulse stack up` sets it to $PULSE_HOME/pgpass in stack.env.",
+    )
     database_url: str = Field(
-        default="postgresql://pulse@127.0.0.1:54329/pulse",
+        default="postgresql://pulse@127.0.0.1:54329/pulse", validate_default=True,
         description="Owner connection: migrations (and everything else unless the role URLs are set).",
     )
     loader_database_url: str | None = Field(
@@ -313,12 +326,18 @@ class Settings(BaseSettings):
             raise ValueError(f"is not an IP address or host name (got {quoted(value)})")
         return value
 
+    @field_validator("passfile")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None  # the URLs carry it to other processes
+
     @field_validator("database_url", "loader_database_url", "reader_database_url", "superset_warehouse_url")
     @classmethod
-    def _connection_string(cls, value: str | None) -> str | None:
-        if value is not None:
-            check_conninfo(value)
-        return value
+    def _connection_string(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        check_conninfo(value)
+        return with_passfile(value, info.data.get("passfile"))
 
     @field_validator("superset_url")
     @classmethod
@@ -348,9 +367,9 @@ class Settings(BaseSettings):
             raise ValueError("is shorter than 16 characters: use a long random secret (openssl rand -hex 32)")
         return value
 
-    @field_validator("home", "loader_database_url", "reader_database_url", "geoip_database", "storefronts_file",
-                     "hash_key", "api_token", "slack_webhook_url", "superset_password", "spark_checkpoint",
-                     "superset_warehouse_url", mode="before")
+    @field_validator("home", "passfile", "loader_database_url", "reader_database_url", "geoip_database",
+                     "storefronts_file", "hash_key", "api_token", "slack_webhook_url", "superset_password",
+                     "spark_checkpoint", "superset_warehouse_url", mode="before")
     @classmethod
     def _set_or_unset(cls, value: object) -> object:
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
@@ -376,6 +395,13 @@ class Settings(BaseSettings):
             )
         return self.hash_key.get_secret_value().encode()
 
+    def using_passfile(self, passfile: Path) -> Settings:
+        """These settings with `passfile` as the password file of every connection URL without a password (for
+        settings made before `pulse stack up` wrote stack.env; settings loaded after it read it from there)."""
+        passfile = passfile.expanduser().resolve()
+        urls = {name: with_passfile(value, passfile) for name in CONNECTION_FIELDS if (value := getattr(self, name))}
+        return self.model_copy(update={"passfile": passfile, **urls})
+
     @property
     def loader_url(self) -> str:
         """Connection string the engine loads with."""
@@ -397,6 +423,7 @@ class Settings(BaseSettings):
         return "PULSE_READER_DATABASE_URL" if self.reader_database_url else "PULSE_DATABASE_URL"
 
 
+CONNECTION_FIELDS = ("database_url", "loader_database_url", "reader_database_url", "superset_warehouse_url")
 STACK_ENV_FILE = "stack.env"
 _SECRET_FIELDS = {"hash_key", "api_token", "slack_webhook_url", "superset_password", "database_url",
                   "loader_database_url", "reader_database_url", "superset_warehouse_url"}  # values never shown
@@ -405,8 +432,8 @@ _SECRET_FIELDS = {"hash_key", "api_token", "slack_webhook_url", "superset_passwo
 def load_settings(**overrides: object) -> Settings:
     """Build settings from overrides, the environment, then `$PULSE_HOME/stack.env`; stop on a bad value.
 
-    `pulse stack up` writes `stack.env` (role URLs of the local stack, no passwords), so commands run
-    after it use the least-privilege roles without further setup. Real environment variables win.
+    `pulse stack up` writes `stack.env` (role URLs of the local stack and its password file, no passwords), so
+    commands run after it use the least-privilege roles without further setup. Real environment variables win.
     """
     home = Path(str(overrides.get("home") or os.environ.get("PULSE_HOME") or ".pulse"))
     env_file = home / STACK_ENV_FILE

@@ -17,7 +17,7 @@ from pulse.collect.app import create_app
 from pulse.collect.server import running
 from pulse.events.limits import MAX_NESTING
 from pulse.settings import Settings
-from pulse.stack.kafka import start_kafka, stop_kafka
+from pulse.stack.broker import start_kafka, stop_kafka
 
 pytestmark = pytest.mark.integration
 

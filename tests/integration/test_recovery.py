@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from pulse.settings import Settings
-from pulse.stack.kafka import start_kafka, stop_kafka
-from pulse.stack.postgres import restart_postgres
+from pulse.stack.broker import start_kafka, stop_kafka
+from pulse.stack.cluster import restart_postgres
 from pulse.testing.engine import EngineProcess, end_offsets, events_loaded, finish_engine, wait_until_loading
 from pulse.traffic.generator import TrafficGenerator
 from pulse.traffic.producer import produce_synthetic

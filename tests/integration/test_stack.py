@@ -13,20 +13,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from pulse.settings import Settings, load_settings
-from pulse.stack import kafka, postgres
-from pulse.stack.manager import (
-    StackStatus,
-    export_local_credentials,
-    pgpass_path,
-    restart_postgres,
-    stack_down,
-    stack_status,
-    stack_up,
-    start_kafka,
-    stop_kafka,
-)
+from pulse.stack import broker, cluster
+from pulse.stack.broker import start_kafka, stop_kafka
+from pulse.stack.cluster import restart_postgres
+from pulse.stack.credentials import pgpass_path
+from pulse.stack.manager import StackStatus, stack_down, stack_status, stack_up
+from pulse.stack.topics import topic_partitions
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +69,7 @@ PROGRESS: list[str] = []
 
 
 def _postmaster_pid(settings: Settings) -> int:
-    return int((postgres.cluster_files(settings).data / "postmaster.pid").read_text().split()[0])
+    return int((cluster.cluster_files(settings).data / "postmaster.pid").read_text().split()[0])
 
 
 def test_up_starts_both_and_is_idempotent(stack_settings: Settings, up: StackStatus) -> None:
@@ -86,14 +81,13 @@ def test_up_starts_both_and_is_idempotent(stack_settings: Settings, up: StackSta
     again = stack_up(stack_settings)
     assert again.kafka_pid == up.kafka_pid and _postmaster_pid(stack_settings) == postmaster_pid
     assert again.as_dict() == up.as_dict()
-    assert kafka.topic_partitions(stack_settings) == TOPIC_PARTITIONS
+    assert topic_partitions(stack_settings) == TOPIC_PARTITIONS
 
 
 def test_roles_log_in_through_pgpass(stack_settings: Settings, up: StackStatus) -> None:
     passfile = pgpass_path(stack_settings)
     assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
-    assert export_local_credentials(stack_settings) == passfile
-    assert os.environ["PGPASSFILE"] == str(passfile)
+    assert "PGPASSFILE" not in os.environ  # nothing exported: each URL names the password file itself
     expected = {
         up.database_url: ("pulse", None),
         up.loader_database_url: ("pulse_engine", "pulse_loader"),
@@ -101,6 +95,7 @@ def test_roles_log_in_through_pgpass(stack_settings: Settings, up: StackStatus) 
     }
     for url, (role, group) in expected.items():
         assert url.startswith(f"postgresql://{role}@127.0.0.1:")  # no password in the URL
+        assert conninfo_to_dict(url)["passfile"] == str(passfile)
         with psycopg.connect(url, connect_timeout=10) as conn:
             assert conn.execute("SELECT current_user").fetchone() == (role,)
             if group:
@@ -122,6 +117,7 @@ def test_stack_env_gives_later_commands_the_role_urls(stack_settings: Settings, 
     later = load_settings(home=stack_settings.home)  # what a command run after `stack up` sees
     assert later.loader_url == up.loader_database_url
     assert later.reader_url == up.reader_database_url
+    assert later.passfile == up.pgpass and conninfo_to_dict(later.database_url)["passfile"] == str(up.pgpass)
     assert len(later.require_hash_key()) >= 16
     stack_up(stack_settings)
     assert up.stack_env.read_text() == text  # the key is kept across runs
@@ -135,21 +131,20 @@ def test_pulse_home_is_private_to_its_owner(stack_settings: Settings, up: StackS
             if path != home and stat.S_IMODE(path.lstat().st_mode) & 0o077:
                 readable.append(f"{oct(stat.S_IMODE(path.lstat().st_mode))} {path.relative_to(home)}")
     assert readable == []
-    kafka_data = kafka.broker_files(stack_settings).data
+    kafka_data = broker.broker_files(stack_settings).data
     segments = [p for p in kafka_data.rglob("*.log") if p.is_file()]
-    cluster = postgres.cluster_files(stack_settings)
-    assert segments and (cluster.data / "PG_VERSION").is_file()  # the walk did see the services' data
-    for path in (kafka_data, *segments, cluster.data, up.pgpass, up.stack_env):
+    files = cluster.cluster_files(stack_settings)
+    assert segments and (files.data / "PG_VERSION").is_file()  # the walk did see the services' data
+    for path in (kafka_data, *segments, files.data, up.pgpass, up.stack_env):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
     # as root the cluster runs as the postgres OS user: its own directories are its own
     if os.geteuid() == 0:
-        assert {cluster.root.stat().st_uid, cluster.data.stat().st_uid} == {pwd.getpwnam("postgres").pw_uid}
+        assert {files.root.stat().st_uid, files.data.stat().st_uid} == {pwd.getpwnam("postgres").pw_uid}
 
 
 def test_restart_each_service(stack_settings: Settings, up: StackStatus) -> None:
     restart_postgres(stack_settings)
-    assert postgres.postgres_is_up(stack_settings)
-    export_local_credentials(stack_settings)
+    assert cluster.postgres_is_up(stack_settings)
     with psycopg.connect(up.loader_database_url, connect_timeout=10) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
@@ -165,5 +160,5 @@ def test_down_stops_both(stack_settings: Settings, up: StackStatus) -> None:
     down = stack_down(stack_settings)
     assert (down.kafka, down.postgres) == ("down", "down")
     assert stack_status(stack_settings).as_dict() == down.as_dict()
-    assert not kafka.broker_files(stack_settings).pid.exists()
+    assert not broker.broker_files(stack_settings).pid.exists()
     assert stack_down(stack_settings).as_dict() == down.as_dict()  # down again is a no-op

@@ -21,8 +21,6 @@ SQL_ALLOWED = {
 KAFKA_CLIENTS = {"Consumer", "Producer", "AdminClient"}
 KAFKA_ALLOWED = {
     "sources/kafka.py": "the factory",
-    # Issue 12 splits stack/kafka.py (the stack part); its topic admin moves to the factory at the merge.
-    "stack/kafka.py": "the stack's topic admin, until the merge",
 }
 
 

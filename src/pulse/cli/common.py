@@ -33,12 +33,8 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="table for peo
 
 
 def cli_settings() -> Settings:
-    """The settings, with libpq pointed at the local stack's password file (when there is one)."""
-    settings = load_settings()
-    from pulse.stack.postgres import export_local_credentials
-
-    export_local_credentials(settings)
-    return settings
+    """The settings (the local stack's password file comes in with stack.env: PULSE_PASSFILE)."""
+    return load_settings()
 
 
 def print_json(doc: Any) -> None:

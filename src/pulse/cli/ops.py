@@ -26,7 +26,7 @@ def prometheus(
     def ready(server: LocalPrometheus, jobs: dict[str, list[str]], rules: list[Path]) -> None:
         console.print(f"Prometheus on {server.url} (alerts: {server.url}/alerts) scraping "
                       + ", ".join(f"{job} {targets[0]}" for job, targets in jobs.items())
-                      + ("" if rules else "; no alert rules (deploy/prometheus/alerts.yml not found)"))
+                      + ("" if rules else "; no alert rules (pulse's alerts.yml not found in the package)"))
 
     run_prometheus(cli_settings(), port, engine_port=engine_port, interval_s=interval, ready=ready)
 

@@ -50,7 +50,7 @@ def superset_up_cmd(
 def superset_provision_cmd(
     url: Annotated[str | None, typer.Option(help="Superset base URL (default: PULSE_SUPERSET_URL).")] = None,
     username: Annotated[str | None, typer.Option(help="Superset user (default: PULSE_SUPERSET_USERNAME).")] = None,
-    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: deploy/superset/bundle).")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Bundle folder (default: the one in the package).")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Import the KPI dashboard into a running Superset, reading the warehouse as pulse_dashboard (read-only).

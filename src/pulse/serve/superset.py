@@ -1,4 +1,4 @@
-"""Provision Apache Superset: build the KPI dashboard bundle from deploy/superset/bundle and import it.
+"""Provision Apache Superset: build the KPI dashboard bundle (package data: resources/superset/bundle) and import it.
 
 Order of work: the warehouse URL Superset should use (pulse_dashboard, read-only) and its password
 (from the URL, PGPASSWORD or the pgpass file) -> the bundle (the committed YAML with the KPI settings
@@ -28,10 +28,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from pulse.errors import ConfigError, TerminalError, TransientError
+from pulse.resources import resource_path
 from pulse.settings import Settings
-from pulse.stack.postgres import pgpass_password
+from pulse.warehouse.pgpass import pgpass_password
 
-BUNDLE_DIR = Path(__file__).resolve().parents[3] / "deploy" / "superset" / "bundle"
+BUNDLE_DIR = resource_path("superset", "bundle")
 DATABASE_FILE = "databases/pulse_warehouse.yaml"
 DASHBOARD_SLUG = "pulse-kpis"
 MASKED_PASSWORD = "XXXXXXXXXX"  # what Superset's export writes in place of a password
@@ -76,11 +77,12 @@ def warehouse_access(settings: Settings) -> WarehouseAccess:
     dbname = str(parts.get("dbname") or user)
     if not user:
         raise ConfigError("the warehouse URL for Superset names no role: use postgresql://pulse_dashboard@HOST:PORT/DB")
-    password = parts.get("password") or os.environ.get("PGPASSWORD") or _pgpass(settings, host, port, dbname, user)
+    password = parts.get("password") or os.environ.get("PGPASSWORD") or pgpass_password(
+        _passfile(settings, str(parts.get("passfile") or "")), host, port, dbname, user)
     if not password:
         raise ConfigError(
-            f"no password for role {user!r} on {host}:{port}: put it in the pgpass file (PGPASSFILE, or"
-            f" $PULSE_HOME/pgpass that `pulse stack up` writes) or in PULSE_SUPERSET_WAREHOUSE_URL"
+            f"no password for role {user!r} on {host}:{port}: put it in the pgpass file (PULSE_PASSFILE, which"
+            f" `pulse stack up` sets to $PULSE_HOME/pgpass, or PGPASSFILE) or in PULSE_SUPERSET_WAREHOUSE_URL"
         )
     netloc_host = f"[{host}]" if ":" in host else host
     uri = (f"postgresql+psycopg2://{quote(user, safe='')}:{MASKED_PASSWORD}@{netloc_host}:{port}/"
@@ -88,9 +90,9 @@ def warehouse_access(settings: Settings) -> WarehouseAccess:
     return WarehouseAccess(sqlalchemy_uri=uri, password=str(password))
 
 
-def _pgpass(settings: Settings, host: str, port: str, dbname: str, user: str) -> str | None:
-    path = Path(os.environ.get("PGPASSFILE") or settings.home.expanduser() / "pgpass")
-    return pgpass_password(path, host, port, dbname, user)
+def _passfile(settings: Settings, named: str) -> Path:
+    """The password file libpq would read for this URL: the one it names, PGPASSFILE, else $PULSE_HOME/pgpass."""
+    return Path(named or os.environ.get("PGPASSFILE") or settings.home.expanduser() / "pgpass")
 
 
 # --------------------------------------------------------------------------------------------- the bundle

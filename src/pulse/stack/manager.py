@@ -7,7 +7,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,41 +17,20 @@ from confluent_kafka import KafkaException
 
 from pulse.errors import MissingToolError
 from pulse.settings import STACK_ENV_FILE, Settings
-from pulse.stack import kafka, postgres
+from pulse.stack import broker, cluster, topics
+from pulse.stack.credentials import parse_target, pgpass_path, role_url
 from pulse.stack.files import PRIVATE_DIR, open_private_append, private_dir
-from pulse.stack.kafka import start_kafka, stop_kafka
-from pulse.stack.postgres import (
-    DASHBOARD_ROLE,
-    ENGINE_ROLE,
-    export_local_credentials,
-    pgpass_path,
-    restart_postgres,
-    start_postgres,
-    stop_postgres,
-)
+from pulse.stack.java import JAVA_PACKAGE, find_java
+from pulse.stack.kafka import jars_present, kafka_lib_dir
+from pulse.stack.proc import Progress, say
+from pulse.stack.roles import DASHBOARD_ROLE, ENGINE_ROLE
 
-__all__ = [
-    "StackStatus",
-    "export_local_credentials",
-    "pgpass_path",
-    "restart_postgres",
-    "stack_down",
-    "stack_status",
-    "stack_up",
-    "start_kafka",
-    "start_postgres",
-    "stop_kafka",
-    "stop_postgres",
-    "write_stack_env",
-]
-
-Progress = Callable[[str], None]
 State = Literal["up", "down"]
 
 
 @dataclass(frozen=True)
 class StackStatus:
-    """What runs where. URLs carry no password: libpq reads them from `pgpass` (see PGPASSFILE)."""
+    """What runs where. URLs carry no password: they name the stack's password file `pgpass` (libpq's passfile)."""
 
     home: Path
     kafka: State
@@ -97,14 +76,14 @@ class StackStatus:
 
 def stack_up(settings: Settings, progress: Progress | None = None) -> StackStatus:
     """Start whatever is not running (running services are left alone), create the topic if missing and
-    write `$PULSE_HOME/stack.env`. Safe to call again. Callers that connect afterwards call
-    export_local_credentials(settings)."""
+    write `$PULSE_HOME/stack.env`. Safe to call again. Settings loaded afterwards read the role URLs and the
+    password file from stack.env; settings made before connect through `settings.using_passfile(status.pgpass)`."""
     check_tools()
     with _stack_lock(settings):
-        kafka.start_kafka(settings, progress, wait=False)  # the JVM boots while PostgreSQL starts
-        postgres.start_postgres(settings, progress)
-        kafka.wait_for_kafka(settings)
-        kafka.ensure_topic(settings, progress)
+        broker.start_kafka(settings, progress, wait=False)  # the JVM boots while PostgreSQL starts
+        cluster.start_postgres(settings, progress)
+        broker.wait_for_kafka(settings)
+        topics.ensure_topic(settings, progress)
         write_stack_env(settings)
     return stack_status(settings)
 
@@ -112,41 +91,41 @@ def stack_up(settings: Settings, progress: Progress | None = None) -> StackStatu
 def stack_down(settings: Settings, progress: Progress | None = None) -> StackStatus:
     """Stop both services gracefully (Kafka first, then PostgreSQL with a fast shutdown)."""
     with _stack_lock(settings):
-        if kafka.stop_kafka(settings):
-            _say(progress, "stopped Kafka")
-        if postgres.stop_postgres(settings):
-            _say(progress, "stopped PostgreSQL")
+        if broker.stop_kafka(settings):
+            say(progress, "stopped Kafka")
+        if cluster.stop_postgres(settings):
+            say(progress, "stopped PostgreSQL")
     return stack_status(settings)
 
 
 def stack_status(settings: Settings) -> StackStatus:
     """The state of both services; cheap enough for a health endpoint (no Maven, no starts)."""
-    kafka_pid = kafka.broker_pid(settings)
-    kafka_up = kafka_pid is not None and kafka.kafka_is_up(settings)
+    kafka_pid = broker.broker_pid(settings)
+    kafka_up = kafka_pid is not None and broker.kafka_is_up(settings)
     partitions = None
     if kafka_up:
         try:
-            partitions = kafka.topic_partitions(settings)
+            partitions = topics.topic_partitions(settings)
         except KafkaException:
             partitions = None
-    cluster = postgres.cluster_files(settings)
-    owner = postgres.parse_target(settings).owner
+    files = cluster.cluster_files(settings)
+    owner = parse_target(settings).owner
     return StackStatus(
         home=settings.home.expanduser().resolve(),
         kafka="up" if kafka_up else "down",
-        postgres="up" if postgres.postgres_is_up(settings) else "down",
+        postgres="up" if cluster.postgres_is_up(settings) else "down",
         kafka_bootstrap=settings.kafka_bootstrap,
         topic=settings.topic,
         topic_partitions=partitions,
         kafka_pid=kafka_pid if kafka_up else None,
-        database_url=postgres.role_url(settings, owner),
-        loader_database_url=postgres.role_url(settings, ENGINE_ROLE),
-        reader_database_url=postgres.role_url(settings, DASHBOARD_ROLE),
+        database_url=role_url(settings, owner),
+        loader_database_url=role_url(settings, ENGINE_ROLE),
+        reader_database_url=role_url(settings, DASHBOARD_ROLE),
         pgpass=pgpass_path(settings),
         stack_env=_stack_env_path(settings),
-        kafka_log=kafka.broker_files(settings).log,
-        postgres_data=cluster.data,
-        postgres_log=cluster.log,
+        kafka_log=broker.broker_files(settings).log,
+        postgres_data=files.data,
+        postgres_log=files.log,
     )
 
 
@@ -154,14 +133,14 @@ def check_tools() -> None:
     """MissingToolError naming every missing program: Java 17+, PostgreSQL, and Maven if jars are missing."""
     missing: dict[str, str] = {}  # what -> Debian package
     try:
-        kafka.find_java()
+        find_java()
     except MissingToolError:
-        missing["Java 17+"] = kafka.JAVA_PACKAGE
+        missing["Java 17+"] = JAVA_PACKAGE
     try:
-        postgres.server_bindir()
+        cluster.server_bindir()
     except MissingToolError:
         missing["the PostgreSQL server"] = "postgresql"
-    if not kafka.jars_present(kafka.kafka_lib_dir()) and shutil.which("mvn") is None:
+    if not jars_present(kafka_lib_dir()) and shutil.which("mvn") is None:
         missing["Maven (to fetch the Kafka jars once)"] = "maven"
     if missing:
         raise MissingToolError(
@@ -172,16 +151,18 @@ def check_tools() -> None:
 
 def write_stack_env(settings: Settings) -> Path:
     """Write `$PULSE_HOME/stack.env` (mode 0600), which load_settings reads below real PULSE_* variables:
-    the engine's and the dashboard's role URLs (no passwords) and, unless PULSE_HASH_KEY is set, a local
-    pseudonymisation key generated once and kept across runs."""
+    the engine's and the dashboard's role URLs (no passwords), the password file of every connection and,
+    unless PULSE_HASH_KEY is set, a local pseudonymisation key generated once and kept across runs."""
     path = _stack_env_path(settings)
     hash_key = _read_env_value(path, "PULSE_HASH_KEY")
     if hash_key is None and settings.hash_key is None:
         hash_key = secrets.token_hex(32)
     lines = [
         "# Written by `pulse stack up`: how to reach the local stack. Real PULSE_* environment variables win.",
-        f"PULSE_LOADER_DATABASE_URL={postgres.role_url(settings, ENGINE_ROLE)}",
-        f"PULSE_READER_DATABASE_URL={postgres.role_url(settings, DASHBOARD_ROLE)}",
+        f"PULSE_LOADER_DATABASE_URL={role_url(settings, ENGINE_ROLE)}",
+        f"PULSE_READER_DATABASE_URL={role_url(settings, DASHBOARD_ROLE)}",
+        "# The passwords of the roles (never in this file or a URL): libpq reads them from here.",
+        f"PULSE_PASSFILE={pgpass_path(settings)}",
     ]
     if hash_key is not None:
         lines.append("# Local-only key of the keyed hash of e-mail and device id: keep it, or pseudonyms change.")
@@ -219,7 +200,3 @@ def _stack_lock(settings: Settings) -> Iterator[None]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
-
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)

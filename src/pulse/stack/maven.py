@@ -1,4 +1,4 @@
-"""Fetching jars with Maven (`dependency:copy-dependencies` on a pom shipped in pulse.stack), once, atomically."""
+"""Fetching jars with Maven (`dependency:copy-dependencies` on a pom of pulse/resources/maven), once, atomically."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from pulse.errors import MissingToolError, TerminalError
+from pulse.resources import resource_path
 
 
 def copy_dependencies(
@@ -31,7 +31,7 @@ def copy_dependencies(
     lib.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=lib.parent) as work:
         pom_file = Path(work) / "pom.xml"
-        pom_file.write_bytes(resources.files("pulse.stack").joinpath(pom).read_bytes())
+        pom_file.write_bytes(resource_path("maven", pom).read_bytes())
         staging = Path(work) / "jars"
         command = [
             mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom_file),

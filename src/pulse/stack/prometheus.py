@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pulse.errors import MissingToolError, TransientError
+from pulse.resources import resource_path
 from pulse.settings import Settings
 from pulse.stack.files import PRIVATE_UMASK, open_private_append, private_dir, write_private
+from pulse.stack.proc import tail
 
-# The rules shipped with the repository (deploy/prometheus/alerts.yml); absent from an installed wheel.
-REPO_ALERTS = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "alerts.yml"
+ALERT_RULES = resource_path("prometheus", "alerts.yml")  # also what deploy/docker-compose.yml mounts
 READY_TIMEOUT_S = 30.0
 
 
@@ -91,7 +92,7 @@ def start_prometheus(
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise TransientError(f"prometheus exited with status {process.returncode}: {_tail(log)}")
+            raise TransientError(f"prometheus exited with status {process.returncode}: {tail(log, 20) or '(no log)'}")
         try:
             with urllib.request.urlopen(f"{server.url}/-/ready", timeout=2) as answer:
                 if answer.status == 200:
@@ -100,14 +101,7 @@ def start_prometheus(
             pass
         time.sleep(0.3)
     server.stop()
-    raise TransientError(f"prometheus was not ready after {READY_TIMEOUT_S:.0f} s: {_tail(log)}")
-
-
-def _tail(log: Path, chars: int = 2000) -> str:
-    try:
-        return log.read_text(errors="replace")[-chars:]
-    except OSError:
-        return "(no log)"
+    raise TransientError(f"prometheus was not ready after {READY_TIMEOUT_S:.0f} s: {tail(log, 20) or '(no log)'}")
 
 
 def scrape_jobs(settings: Settings, engine_port: int | None = None) -> dict[str, list[str]]:
@@ -130,11 +124,11 @@ def run_prometheus(
 ) -> None:
     """Run Prometheus (data under PULSE_HOME/prometheus) on pulse's scrape jobs and alert rules until Ctrl-C.
 
-    `ready(server, jobs, rule_files)` is called once it is ready; the rules are deploy/prometheus/alerts.yml
-    when that file is there (none otherwise).
+    `ready(server, jobs, rule_files)` is called once it is ready; the rules are pulse's alerts.yml (package
+    data) when it is there (none otherwise).
     """
     jobs = scrape_jobs(settings, engine_port)
-    rules = [REPO_ALERTS] if REPO_ALERTS.is_file() else []
+    rules = [ALERT_RULES] if ALERT_RULES.is_file() else []
     server = start_prometheus(settings.home / "prometheus", port, jobs, rules, interval_s=interval_s)
     try:
         if ready:

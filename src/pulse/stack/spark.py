@@ -1,16 +1,16 @@
-"""Spark's Kafka connector jars: fetched once with Maven into a cache, passed to Spark as local files."""
+"""Spark's Kafka connector jars (fetched once with Maven, passed to Spark as local files) and the pinned pyspark.
+
+`python -m pulse.stack.spark fetch|jars`: fetch them (scripts/install.sh, the Dockerfile) or list them.
+"""
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from pulse.errors import ConfigError, MissingToolError, TerminalError
-from pulse.stack import maven
+from pulse.errors import ConfigError
+from pulse.stack.java import JarSet, main
+from pulse.stack.proc import Progress
 
 # Must equal the pinned pyspark (pyproject extra `spark`): the connector is built against it.
 SPARK_VERSION = "4.2.0"
@@ -21,30 +21,28 @@ CONNECTOR_ARTIFACTS = (
     "kafka-clients",
     "commons-pool2",
 )
+SPARK_JARS = JarSet(
+    title=f"Spark {SPARK_VERSION} Kafka connector jars", module="pulse.stack.spark", pom="spark-pom.xml",
+    artifact=f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_VERSION}",
+    expect=f"spark-sql-kafka-0-10_2.13-{SPARK_VERSION}.jar", required=CONNECTOR_ARTIFACTS, env="PULSE_SPARK_JARS",
+    folder=f"spark-{SPARK_VERSION}/jars", size="about 10 MB", properties={"spark.version": SPARK_VERSION},
+    only_required=True,
+)
 
-Progress = Callable[[str], None]
 
-
-def spark_jars_dir(version: str = SPARK_VERSION) -> Path:
+def spark_jars_dir() -> Path:
     """Where the connector jars live: $PULSE_SPARK_JARS, else ~/.cache/pulse/spark-<version>/jars."""
-    override = os.environ.get("PULSE_SPARK_JARS")
-    if override:
-        return Path(override).expanduser().resolve()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return (cache / "pulse" / f"spark-{version}" / "jars").resolve()
+    return SPARK_JARS.directory()
 
 
 def connector_jars(lib: Path | None = None) -> list[Path]:
     """The connector jars in `lib`, or a MissingToolError saying how to fetch them."""
-    lib = lib or spark_jars_dir()
-    jars = sorted(lib.glob("*.jar"))
-    missing = [a for a in CONNECTOR_ARTIFACTS if not any(j.name.startswith(f"{a}-") for j in jars)]
-    if missing:
-        raise MissingToolError(
-            f"Spark's Kafka connector jars are missing in {lib} ({', '.join(missing)}): run"
-            " `bash scripts/install.sh` or `python -m pulse.stack.spark fetch` (Maven, once)"
-        )
-    return jars
+    return SPARK_JARS.jars(lib)
+
+
+def fetch_jars(lib: Path | None = None, progress: Progress | None = None) -> Path:
+    """Download the connector and its extra runtime jars with Maven into `lib` (once); return `lib`."""
+    return SPARK_JARS.fetch(lib, progress)
 
 
 def check_pyspark_version() -> str:
@@ -63,40 +61,5 @@ def check_pyspark_version() -> str:
     return str(pyspark.__version__)
 
 
-def fetch_jars(version: str = SPARK_VERSION, lib: Path | None = None, progress: Progress | None = None) -> Path:
-    """Download the connector and its extra runtime jars with Maven into `lib` (once); return `lib`."""
-    lib = lib or spark_jars_dir(version)
-    try:
-        connector_jars(lib)
-        return lib
-    except MissingToolError:
-        pass
-    if progress:
-        progress(f"fetching spark-sql-kafka-0-10_2.13:{version} with Maven into {lib} (once, about 10 MB)")
-    return maven.copy_dependencies(
-        "spark-pom.xml", lib, what=f"org.apache.spark:spark-sql-kafka-0-10_2.13:{version}",
-        expect=f"spark-sql-kafka-0-10_2.13-{version}.jar", properties={"spark.version": version},
-        include=list(CONNECTOR_ARTIFACTS),
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m pulse.stack.spark fetch|jars`: fetch the connector jars (scripts/install.sh), or list them."""
-    parser = argparse.ArgumentParser(prog="python -m pulse.stack.spark", description=main.__doc__)
-    parser.add_argument("command", choices=["fetch", "jars"], help="fetch the jars, or print them comma-separated")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "jars":
-            print(",".join(str(j) for j in connector_jars()))
-            return 0
-        started = time.monotonic()
-        lib = fetch_jars(progress=print)
-        print(f"Spark {SPARK_VERSION} Kafka connector jars ready in {lib} ({time.monotonic() - started:.0f} s)")
-    except (MissingToolError, TerminalError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(SPARK_JARS))

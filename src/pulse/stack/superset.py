@@ -1,7 +1,8 @@
 """A local Apache Superset from .venv-superset: SQLite metadata in a folder of ours, one admin, gunicorn.
 
-`scripts/install.sh` creates .venv-superset (deploy/superset/requirements.txt); this module initialises
-the metadata once (db upgrade, the admin user, roles and permissions) and serves Superset on loopback.
+`scripts/install.sh` creates .venv-superset (deploy/superset/requirements.txt) next to pulse's own .venv;
+this module initialises the metadata once (db upgrade, the admin user, roles and permissions) and serves
+Superset on loopback with the config shipped in the package (resources/superset/superset_config.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from pathlib import Path
 import httpx
 
 from pulse.errors import MissingToolError, TerminalError
+from pulse.resources import resource_path
 from pulse.settings import Settings
+from pulse.stack.proc import tail
 
-REPO = Path(__file__).resolve().parents[3]
-VENV = REPO / ".venv-superset"
-CONFIG = REPO / "deploy" / "superset" / "superset_config.py"
+# Next to the environment pulse runs in (the repository's .venv, whichever worktree links it).
+VENV = Path(sys.prefix).resolve().parent / ".venv-superset"
+CONFIG = resource_path("superset", "superset_config.py")
 INSTALL_HINT = "run `bash scripts/install.sh` (it creates .venv-superset with the pinned Superset)"
 INIT_STAMP = ".pulse-initialised"
-METADATA_DB = "superset.db"  # the file name deploy/superset/superset_config.py gives the SQLite database
+METADATA_DB = "superset.db"  # the file name superset_config.py gives the SQLite database
 TEMPLATE_NAME = "pulse-metadata-template.db"
 STEP_TIMEOUT_S = 600
 HEALTH_TIMEOUT_S = 180
@@ -60,8 +63,8 @@ def _superset(home: Path, *args: str, answers: str | None = None) -> None:
     result = subprocess.run([str(superset_program()), *args], env=superset_env(home), capture_output=True,
                             text=True, timeout=STEP_TIMEOUT_S, check=False, input=answers)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
-        raise TerminalError(f"`superset {' '.join(args[:2])}` failed:\n{tail}")
+        last = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise TerminalError(f"`superset {' '.join(args[:2])}` failed:\n{last}")
 
 
 def metadata_template(progress: Progress | None = None) -> Path:
@@ -116,20 +119,19 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise TerminalError(f"Superset exited with status {process.returncode}{_tail(log)}")
+            raise TerminalError(f"Superset exited with status {process.returncode}{_log_lines(log)}")
         try:
             if httpx.get(f"{url.rstrip('/')}/health", timeout=5).text.strip() == "OK":
                 return
         except httpx.TransportError:
             pass
         time.sleep(1)
-    raise TerminalError(f"Superset did not answer {url}/health within {timeout:.0f} s{_tail(log)}")
+    raise TerminalError(f"Superset did not answer {url}/health within {timeout:.0f} s{_log_lines(log)}")
 
 
-def _tail(log: Path | None) -> str:
-    if log is None or not log.exists():
-        return ""
-    return ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+def _log_lines(log: Path | None) -> str:
+    lines = tail(log, 20) if log is not None else ""
+    return f":\n{lines}" if lines else ""
 
 
 def run_superset(

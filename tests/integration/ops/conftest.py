@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from pulse.errors import MissingToolError
-from pulse.stack.prometheus import LocalPrometheus, start_prometheus
+from pulse.stack.prometheus import ALERT_RULES, LocalPrometheus, start_prometheus
 from tests.services import free_port
 
 REPO = Path(__file__).resolve().parents[3]
-ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
+ALERTS = ALERT_RULES
 DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "pulse-overview.json"
 
 

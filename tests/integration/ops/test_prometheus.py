@@ -39,7 +39,7 @@ _COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)(\s*bool\b)?")
 
 
 def alert_rules() -> list[dict[str, Any]]:
-    """Every alerting rule of deploy/prometheus/alerts.yml."""
+    """Every alerting rule of alerts.yml (package data: resources/prometheus/alerts.yml)."""
     groups = yaml.safe_load(ALERTS.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 

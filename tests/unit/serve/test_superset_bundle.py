@@ -14,7 +14,7 @@ import yaml
 from pulse.errors import ConfigError
 from pulse.serve.superset import BUNDLE_DIR, DATABASE_FILE, WarehouseAccess, build_bundle, warehouse_access
 from pulse.settings import Settings
-from pulse.stack.postgres import pgpass_password
+from pulse.warehouse.pgpass import pgpass_password
 
 ACCESS = WarehouseAccess("postgresql+psycopg2://pulse_dashboard:XXXXXXXXXX@db:5433/pulse", "s3cret-pw")
 
@@ -78,3 +78,15 @@ def test_the_password_comes_from_pgpass_and_the_uri_masks_it(
     other = settings.model_copy(update={"superset_warehouse_url": "postgresql://pulse_dashboard@db.internal:5999/wh"})
     with pytest.raises(ConfigError, match="no password for role 'pulse_dashboard'"):
         warehouse_access(other)
+
+
+def test_the_password_comes_from_the_passfile_the_url_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "not-this-one"))
+    passfile = tmp_path / "stack-pgpass"
+    passfile.write_text("127.0.0.1:5999:*:pulse_dashboard:from-the-stack\n")
+    settings = Settings(home=tmp_path / "elsewhere", passfile=passfile,
+                        reader_database_url="postgresql://pulse_dashboard@127.0.0.1:5999/wh")
+    access = warehouse_access(settings)
+    assert access == WarehouseAccess("postgresql+psycopg2://pulse_dashboard:XXXXXXXXXX@127.0.0.1:5999/wh",
+                                     "from-the-stack")

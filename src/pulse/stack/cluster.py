@@ -1,4 +1,4 @@
-"""Local PostgreSQL cluster (the machine's server binaries, a data dir of ours) with pulse's roles."""
+"""The local PostgreSQL cluster (the machine's server binaries, a data dir of ours): create, start, stop."""
 
 from __future__ import annotations
 
@@ -6,46 +6,24 @@ import hashlib
 import os
 import pwd
 import re
-import secrets
 import shutil
-import socket
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
-from pulse.errors import ConfigError, MissingToolError, TerminalError
+from pulse.errors import MissingToolError, TerminalError
 from pulse.settings import Settings
+from pulse.stack.credentials import Target, parse_target
 from pulse.stack.files import write_private
-
-Progress = Callable[[str], None]
+from pulse.stack.proc import Progress, port_open, say, tail
+from pulse.stack.roles import SUPERUSER, provision_roles
 
 INSTALL_HINT = "apt-get install postgresql (or run scripts/install.sh)"
 SERVER_ROOT = Path("/usr/lib/postgresql")  # Debian: one bin/ per installed major version
 SERVICE_OS_USER = "postgres"  # PostgreSQL will not run as root: as root, the cluster runs as this user
-SUPERUSER = "postgres"  # bootstrap superuser, reachable only over the unix socket (peer auth)
-ENGINE_ROLE = "pulse_engine"
-DASHBOARD_ROLE = "pulse_dashboard"
-GROUP_GRANTS = {"pulse_loader": ENGINE_ROLE, "pulse_reader": DASHBOARD_ROLE}
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 START_TIMEOUT_S = 60
-
-
-@dataclass(frozen=True)
-class Target:
-    """What settings.database_url asks for: where to listen and the owner role and database."""
-
-    host: str
-    port: int
-    owner: str
-    dbname: str
-    password: str | None
 
 
 @dataclass(frozen=True)
@@ -66,53 +44,6 @@ class ClusterFiles:
     @property
     def log(self) -> Path:
         return self.root / "postgres.log"
-
-
-# --- settings -> paths, urls -----------------------------------------------------------------
-
-
-def parse_target(settings: Settings) -> Target:
-    """The local server's address, owner role and database from settings.database_url."""
-    try:
-        parts = conninfo_to_dict(settings.database_url)
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"PULSE_DATABASE_URL is not a valid connection string: {exc}") from None
-    host = str(parts.get("host") or "127.0.0.1")
-    if host not in LOCAL_HOSTS:
-        raise ConfigError(
-            f"the local stack runs PostgreSQL on this machine, but PULSE_DATABASE_URL points at {host!r}: "
-            "use postgresql://<owner>@127.0.0.1:<port>/<database>"
-        )
-    owner = str(parts.get("user") or "pulse")
-    password = parts.get("password")
-    return Target(
-        host=host,
-        port=int(parts.get("port") or 5432),
-        owner=owner,
-        dbname=str(parts.get("dbname") or owner),
-        password=str(password) if password else None,
-    )
-
-
-def role_url(settings: Settings, role: str) -> str:
-    """Connection URL of `role` on the local server, without a password (libpq takes it from pgpass)."""
-    target = parse_target(settings)
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    return f"postgresql://{quote(role, safe='')}@{host}:{target.port}/{quote(target.dbname, safe='')}"
-
-
-def pgpass_path(settings: Settings) -> Path:
-    """The libpq password file of the local stack: $PULSE_HOME/pgpass."""
-    return settings.home.expanduser().resolve() / "pgpass"
-
-
-def export_local_credentials(settings: Settings) -> Path | None:
-    """Point libpq at the stack's password file (PGPASSFILE) unless already set; return the file used."""
-    path = pgpass_path(settings)
-    if "PGPASSFILE" not in os.environ and path.exists():
-        os.environ["PGPASSFILE"] = str(path)
-    current = os.environ.get("PGPASSFILE")
-    return Path(current) if current else None
 
 
 def cluster_files(settings: Settings) -> ClusterFiles:
@@ -184,21 +115,22 @@ def start_postgres(settings: Settings, progress: Progress | None = None) -> None
     target = parse_target(settings)
     files = cluster_files(settings)
     if not (files.data / "PG_VERSION").exists():
-        _say(progress, f"creating a PostgreSQL cluster in {files.data}")
+        say(progress, f"creating a PostgreSQL cluster in {files.data}")
         _init_cluster(files)
         home = settings.home.expanduser().resolve()
         if not files.root.is_relative_to(home):  # says whose cluster this is, for cleaning up by hand
             write_private(files.root / "PULSE_HOME", f"{home}\n")
     if not postgres_is_up(settings):
-        if _port_open(target.host, target.port):
+        if port_open(target.host, target.port):
             raise TerminalError(
                 f"{target.host}:{target.port} is already in use by another program (not this stack's "
                 f"PostgreSQL in {files.data}): stop it, or set PULSE_DATABASE_URL to a free port"
             )
         _write_config(files, target)
-        _say(progress, f"starting PostgreSQL on {target.host}:{target.port}")
+        say(progress, f"starting PostgreSQL on {target.host}:{target.port}")
         _pg_ctl(files, "start", "-w", "-t", str(START_TIMEOUT_S), "-l", str(files.log))
-    provision_roles(settings)
+    with superuser(settings) as admin:
+        provision_roles(settings, admin)
 
 
 def stop_postgres(settings: Settings) -> bool:
@@ -216,65 +148,20 @@ def restart_postgres(settings: Settings) -> None:
     _pg_ctl(files, "restart", "-m", "fast", "-w", "-t", str(START_TIMEOUT_S), "-l", str(files.log))
 
 
-def provision_roles(settings: Settings) -> None:
-    """Owner, engine and dashboard login roles with passwords from (or new in) pgpass, the pulse_loader /
-    pulse_reader group roles and their memberships, and the database. Safe to run again."""
-    target = parse_target(settings)
-    files = cluster_files(settings)
-    passfile = pgpass_path(settings)
-    entries = _read_pgpass(passfile)
-    passwords: dict[str, str] = {}
-    with psycopg.connect(
-        host=str(files.socket_dir), port=target.port, user=SUPERUSER, dbname="postgres", autocommit=True
-    ) as admin:
-        for role in (target.owner, ENGINE_ROLE, DASHBOARD_ROLE):
-            known = target.password if role == target.owner and target.password else None
-            known = known or entries.get((target.host, str(target.port), role))
-            exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
-            if exists and known:
-                passwords[role] = known  # leave a working role alone
-                continue
-            password = known or secrets.token_urlsafe(24)
-            verb = "ALTER ROLE {} WITH LOGIN PASSWORD {}" if exists else "CREATE ROLE {} LOGIN PASSWORD {}"
-            admin.execute(sql.SQL(verb).format(sql.Identifier(role), sql.Literal(password)))
-            passwords[role] = password
-        for group, member in GROUP_GRANTS.items():
-            if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone():
-                admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(group)))
-            admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(member)))
-            # The owner runs the migrations, which may grant these group roles themselves.
-            admin.execute(
-                sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(sql.Identifier(group), sql.Identifier(target.owner))
-            )
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [target.dbname]).fetchone():
-            admin.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
-                    sql.Identifier(target.dbname), sql.Identifier(target.owner)
-                )
-            )
-    _write_pgpass(passfile, entries, {(target.host, str(target.port), r): p for r, p in passwords.items()})
+def superuser(settings: Settings) -> psycopg.Connection:
+    """The bootstrap superuser's autocommit session over the cluster's unix socket (peer authentication)."""
+    return psycopg.connect(
+        host=str(cluster_files(settings).socket_dir), port=parse_target(settings).port, user=SUPERUSER,
+        dbname="postgres", autocommit=True,
+    )
 
 
 def log_tail(settings: Settings, lines: int = 30) -> str:
     """The last lines of the server log (empty when there is none or it cannot be read)."""
-    try:
-        return "\n".join(cluster_files(settings).log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+    return tail(cluster_files(settings).log, lines)
 
 
 # --- internals -------------------------------------------------------------------------------
-
-
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1" if host == "localhost" else host, port)) == 0
 
 
 def _runs_as_service_user() -> bool:
@@ -323,18 +210,11 @@ def _run_as_service_user(command: list[str], files: ClusterFiles) -> subprocess.
 def _pg_ctl(files: ClusterFiles, *args: str) -> None:
     done = _run_as_service_user([str(_cluster_bindir(files) / "pg_ctl"), "-D", str(files.data), *args], files)
     if done.returncode != 0:
-        log = "\n".join(_read_as_root(files.log).splitlines()[-30:])
+        log = tail(files.log)
         raise TerminalError(
             f"pg_ctl {args[0]} failed for {files.data}:\n{(done.stdout + done.stderr).strip()}\n"
             f"last lines of {files.log}:\n{log}"
         )
-
-
-def _read_as_root(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
 
 
 def _init_cluster(files: ClusterFiles) -> None:
@@ -363,7 +243,7 @@ def _write_config(files: ClusterFiles, target: Target) -> None:
     _prepare_dir(files.socket_dir, files)
     listen = "localhost" if target.host == "localhost" else target.host
     _write_owned(files.data / "pulse.conf", f"""\
-# Generated by pulse (pulse.stack.postgres) on every start: edit the settings, not this file.
+# Generated by pulse (pulse.stack.cluster) on every start: edit the settings, not this file.
 listen_addresses = '{listen}'
 port = {target.port}
 unix_socket_directories = '{files.socket_dir}'
@@ -389,73 +269,3 @@ def _write_owned(path: Path, text: str, files: ClusterFiles) -> None:
     if _runs_as_service_user():
         entry = pwd.getpwnam(SERVICE_OS_USER)
         os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
-PgpassKey = tuple[str, str, str]  # host, port, user (database is always '*')
-
-
-def _read_pgpass(path: Path) -> dict[PgpassKey, str]:
-    entries: dict[PgpassKey, str] = {}
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return entries
-    for line in lines:
-        fields = _split_pgpass(line)
-        if len(fields) == 5 and fields[2] == "*":
-            entries[(fields[0], fields[1], fields[3])] = fields[4]
-    return entries
-
-
-def _split_pgpass(line: str) -> list[str]:
-    """Split one pgpass line on unescaped ':' (libpq escapes ':' and '\\' with a backslash)."""
-    if line.startswith("#"):
-        return []
-    fields, current, escaped = [], "", False
-    for char in line:
-        if escaped:
-            current, escaped = current + char, False
-        elif char == "\\":
-            escaped = True
-        elif char == ":":
-            fields.append(current)
-            current = ""
-        else:
-            current += char
-    return [*fields, current]
-
-
-def _write_pgpass(path: Path, old: dict[PgpassKey, str], new: dict[PgpassKey, str]) -> None:
-    """Rewrite the password file (mode 0600, atomically) with `new` merged over `old`."""
-    merged = {**old, **new}
-    if merged == old and path.exists():
-        return
-
-    def escape(value: str) -> str:
-        return value.replace("\\", "\\\\").replace(":", "\\:")
-
-    lines: Iterable[str] = (
-        ":".join([escape(host), port, "*", escape(user), escape(password)])
-        for (host, port, user), password in sorted(merged.items())
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".pgpass-", dir=path.parent)
-    with os.fdopen(handle, "w") as out:  # mkstemp creates the file with mode 0600
-        out.write("# libpq password file of the pulse local stack (generated; host:port:db:user:password)\n")
-        out.write("\n".join(lines) + "\n")
-    os.replace(temporary, path)
-
-
-def pgpass_password(path: Path, host: str, port: str, dbname: str, user: str) -> str | None:
-    """The password libpq would take from a pgpass file for this connection (first match; '*' matches all)."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = _split_pgpass(line)
-        if len(fields) == 5 and all(
-            pattern in ("*", value) for pattern, value in zip(fields[:4], (host, port, dbname, user), strict=True)
-        ):
-            return fields[4]
-    return None

@@ -1,6 +1,7 @@
 """Superset configuration for pulse: SQLite metadata, a per-install secret key, offline start.
 
-Point Superset at it with SUPERSET_CONFIG_PATH=deploy/superset/superset_config.py. It reads:
+Point Superset at it with SUPERSET_CONFIG_PATH=src/pulse/resources/superset/superset_config.py (pulse.stack.superset
+does, from the installed package). It reads:
   PULSE_SUPERSET_HOME  where the metadata database and the secret key live (default: .pulse/superset)
 The secret key is generated on first use into $PULSE_SUPERSET_HOME/secret_key (mode 0600) and never
 committed; keep that file: a new key makes the stored database passwords unreadable.
