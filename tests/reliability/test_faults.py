@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from pulse.settings import Settings
 from pulse.stack.broker import start_kafka, stop_kafka
@@ -107,7 +108,7 @@ def test_postgres_refuses_connections_for_a_while(workspace: Settings, stack: Se
                                                  report_row: Row) -> None:
     report_row.scenario = f"PostgreSQL refuses connections for {scale.refusal_s:.0f} s"
     sent = send(workspace, mixed(seed=23, synthetic_count=scale.restart_events, now=time.time()))
-    database = workspace.database_url.rsplit("/", 1)[1]
+    database = str(conninfo_to_dict(workspace.database_url)["dbname"])
     with EngineProcess(engine_env(workspace)) as engine:
         wait_until_loading(workspace, engine)
         with connections_refused(stack, database):

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Producer
+from psycopg.conninfo import make_conninfo
 
 from pulse.engines.spark import SparkEngine
 from pulse.errors import TerminalError
@@ -84,9 +85,9 @@ def test_a_warehouse_that_refuses_the_loader_stops_the_query_with_the_error(
     pipeline: Settings, spark_session: Any, tmp_path: Path
 ) -> None:
     produce(pipeline, VALID[:2])
-    wrong = pipeline.model_copy(
-        update={"loader_database_url": pipeline.loader_url.rsplit("/", 1)[0] + "/no_such_database"}
-    )
+    # the same role and password file, another database name
+    wrong_url = make_conninfo(pipeline.loader_url, dbname="no_such_database")
+    wrong = pipeline.model_copy(update={"loader_database_url": wrong_url})
     with pytest.raises(TerminalError, match="no_such_database"):
         SparkEngine(wrong, spark_session, checkpoint=tmp_path / "checkpoint").run(until_idle=30.0)
     assert scalar(pipeline.database_url, "SELECT count(*) FROM fact_event") == 0
