@@ -221,9 +221,11 @@ def test_pulse_prometheus_runs_a_local_prometheus_until_interrupted(tmp_path: Pa
         deadline, targets = time.monotonic() + 30, None
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                targets = httpx.get(f"http://127.0.0.1:{port}/api/v1/targets", timeout=2).json()["data"]
-                if len(targets["activeTargets"]) == 3:  # target discovery runs just after start
-                    break
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/targets", timeout=2)
+                if answer.status_code == 200:  # 503 "Service Unavailable" (plain text) until it is ready
+                    targets = answer.json()["data"]
+                    if len(targets["activeTargets"]) == 3:  # target discovery runs just after start
+                        break
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
