@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import pickle
+import random
 import subprocess
 import sys
 import tarfile
@@ -110,7 +111,45 @@ def _strategy_messages() -> list[bytes]:
         st.fixed_dictionaries({}, optional={name: _oversized(name) for name in MODELLED_FIELDS}),
         _odd_options, _odd_cart, _oversized("collection"))
     raw = [json.dumps(doc).encode() for doc in decode_docs + model_docs + _examples(oversized, 100)]
-    return raw + _examples(st.binary(max_size=2000), 100)
+    return raw + _examples(st.binary(max_size=2000), 100) + _crossed_messages()
+
+
+# Small pools of the values the model caches, crossed at random: the same URL, referrer or agent meets other
+# pages, mediums and click ids, so a cache keyed on too little gives another row than the reference.
+_POOLS: dict[str, list[object]] = {
+    "current_url": [None, "https://www.glamira.de/ring.html", "https://www.glamira.de/ring.html?utm_medium=cpc",
+                    "https://www.glamira.de/ring.html?utm_medium=email&utm_source=news&utm_campaign=may",
+                    "https://www.glamira.fr/bague.html?gclid=abc", "https://www.glamira.fr/bague.html?fbclid=x",
+                    "https://www.glamira.co.uk/catalog/product/view/id/123?alloy=white&stone=ruby",
+                    "https://www.glamira.de/cart?id=55&email=jo@example.com", "https://glamira-de.translate.goog/x.html",
+                    "https://user:pw@www.glamira.de/ring.html?utm_medium=paid_social", "not a url", "/local/path.html",
+                    "https://www.glamira.de/ring.html?utm_medium=CPC&utm_source=g",
+                    "https://www.glamira.de/" + "a" * 1100],
+    "referrer_url": [None, "", "https://www.google.com/", "https://www.glamira.de/", "https://mail.yahoo.com/x",
+                     "android-app://com.google.android.gm/", "https://203.0.113.9/page?e=jo@example.com",
+                     "https://l.facebook.com/l.php", "https://www.google.com/url?q=" + "%E2%82%AC" * 300],
+    "user_agent": [None, "", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36",
+                   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148", "curl/8.0",
+                   "Googlebot/2.1 (+http://www.google.com/bot.html)", "x" * 1500, "mail jo@example.com 1.2.3.4"],
+    "ip": [None, "203.0.113.7", "203.0.113.200", "10.0.0.1", "::ffff:203.0.113.7", "2001:db8::1", "garbage",
+           "203.0.113.7 ", "1.2.3.4"],
+    "product_id": [None, "96672", "96672 ", "jo@example.com", "9" * 128, 12345],
+    "viewing_product_id": [None, "777"],
+    "store_id": [None, "6", 6, "1.2.3.4", "s" * 128],
+    "utm_medium": [None, False, "cpc", "email"],
+    "utm_source": [None, False, "google"],
+    "time_stamp": [1716883882, 1716883882 + 3599, 1716883882 + 3600 * 30, 1716883882 + 86_400 * 200],
+}
+
+
+def _crossed_messages(count: int = 3_000) -> list[bytes]:
+    rng = random.Random(7)
+    docs = []
+    for number in range(count):
+        doc = {name: rng.choice(values) for name, values in _POOLS.items()}
+        collection = rng.choice(["view_product_detail", "select_product_option"])
+        docs.append({**doc, "id": f"e-{number % 2_900}", "collection": collection})  # some ids repeat
+    return [json.dumps(doc).encode() for doc in docs]
 
 
 def _batches(raw: list[bytes], size: int, *, again: bool) -> list[list[tuple[bytes, tuple[str, int, int]]]]:
