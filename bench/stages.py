@@ -1,14 +1,25 @@
 """Cost of each transform stage per event (µs), on synthetic events: where the engine's time goes.
 
-Usage: .venv/bin/python bench/stages.py [--events 50000]. No services needed; caches are warmed first,
-then every stage runs over the same decoded events. Compare stages within one run, not across runs.
+Usage: .venv/bin/python bench/stages.py [--events 50000] [--before REV] [--rss-events 1000000]. No services
+needed; caches are warmed first, then every stage runs over the same decoded events. Compare within one run.
+`--before REV` measures the transform of git revision REV too (its src/ from `git archive`, in its own
+interpreter) and prints before, after and their ratio. `--rss-events N` adds the peak RSS of a process that
+transforms N generated events in batches of 5,000 (each version in a fresh process).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pulse.enrich.privacy import keyed_hash, normalize_email, truncate_ip
 from pulse.enrich.referrer import classify_referrer
@@ -50,11 +61,75 @@ def stage_costs(n: int) -> dict[str, float]:
     return costs
 
 
+def transform_rss(n: int, batch: int = 5_000) -> dict[str, float]:
+    """Peak RSS (MB) of this process after transforming `n` generated events, batch by batch, as an engine does."""
+    enrichers = Enrichers.create(hash_key=b"bench-key-0123456789abcdef")
+    generator = TrafficGenerator(seed=3)
+    now, started, done = time.time(), time.perf_counter(), 0
+    while done < n:
+        count = min(batch, n - done)
+        raw = [(encode(e), SourceRef("t", 0, done + i)) for i, e in enumerate(generator.events(count))]
+        transform_batch(raw, enrichers, now=now)
+        done += count
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/statm") as statm:
+        resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return {"max RSS MB": round(peak_kb / 1024, 1), "RSS at end MB": round(resident / 2**20, 1),
+            "gen+transform s": round(time.perf_counter() - started, 1)}
+
+
+def _measure_in(src: Path | None, what: str, n: int) -> dict[str, float]:
+    """Run `what` (stages or rss) over `n` events in a fresh interpreter importing pulse from `src` (None: here)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    out = subprocess.run([sys.executable, __file__, "--measure", what, "--events", str(n)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out.splitlines()[-1]))
+
+
+def _archive_src(rev: str, into: Path) -> Path:
+    repo = Path(__file__).resolve().parents[1]
+    archive = into / "src.tar"
+    subprocess.run(["git", "-C", str(repo), "archive", "-o", str(archive), rev, "src"], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def _print(results: dict[str, dict[str, float]], unit: str) -> None:
+    names = list(results)
+    print(f"{'':<16}" + "".join(f"{name:>12}" for name in names) + ("  before/now" if len(names) == 2 else ""))
+    for stage in results[names[-1]]:
+        values = [results[name].get(stage) for name in names]
+        ratio = f"{values[0] / values[1]:11.2f}x" if len(values) == 2 and values[0] and values[1] else ""
+        print(f"{stage:<16}" + "".join(f"{v:12.1f}" if v is not None else f"{'-':>12}" for v in values)
+              + ratio + f"  {unit}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
-    for name, micros in stage_costs(parser.parse_args().events).items():
-        print(f"{name:<12} {micros:7.1f} µs/event")
+    parser.add_argument("--before", metavar="REV", help="also measure git revision REV (before / after / ratio)")
+    parser.add_argument("--rss-events", type=int, default=0, help="peak RSS of transforming this many events")
+    parser.add_argument("--measure", choices=["stages", "rss"], help=argparse.SUPPRESS)  # one child process
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(stage_costs(args.events) if args.measure == "stages" else transform_rss(args.events)))
+        return
+    if not args.before:
+        _print({"µs/event": stage_costs(args.events)}, "µs/event")
+        if args.rss_events:
+            _print({"now": transform_rss(args.rss_events)}, f"({args.rss_events:,} events)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        before = _archive_src(args.before, Path(tmp))
+        here = Path(__file__).resolve().parents[1] / "src"
+        versions = {args.before: before, "now": here}
+        _print({name: _measure_in(src, "stages", args.events) for name, src in versions.items()}, "µs/event")
+        if args.rss_events:
+            _print({name: _measure_in(src, "rss", args.rss_events) for name, src in versions.items()},
+                   f"({args.rss_events:,} events)")
 
 
 if __name__ == "__main__":

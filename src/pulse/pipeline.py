@@ -15,6 +15,7 @@ from pulse.enrich.privacy import redact_text
 from pulse.enrich.useragent import UserAgentParser
 from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_SKEW_S, decode_event
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
+from pulse.model.cache import ModelCaches
 from pulse.model.star import StarBatch, UnstorableValueError, model_event
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class Enrichers:
     max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S
     privacy_redact: bool = True
     max_days_per_batch: int = DEFAULT_MAX_DAYS_PER_BATCH
+    # What the model made of repeated values; not an init field, so `dataclasses.replace` starts empty ones.
+    caches: ModelCaches = field(init=False, default_factory=ModelCaches, repr=False, compare=False)
 
     @classmethod
     def open(cls, config: PipelineConfig) -> Enrichers:

@@ -77,10 +77,42 @@ UNKNOWN_LOCATION = GeoLocation(country_code=None, country_name=None, region=None
 _IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# (network, mask) of each non-locatable IPv4 range as integers: one AND and compare each, not `address in net`.
+_NON_LOCATABLE_V4_MASKS = tuple((int(net.network_address), int(net.netmask)) for net in _NON_LOCATABLE_V4)
+_OCTET_DIGITS = frozenset("0123456789")
+
+
+def _ipv4_value(text: str) -> int | None:
+    """The integer of a dotted-quad IPv4 text exactly as `ipaddress` accepts it (no leading zeros), else None.
+
+    None only means "not the common case": the caller then asks `ipaddress`, which decides.
+    """
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not 0 < len(part) <= 3 or not _OCTET_DIGITS.issuperset(part) or (part[0] == "0" and part != "0"):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return value
+
+
+def _locatable_v4(value: int) -> bool:
+    return not any(value & mask == network for network, mask in _NON_LOCATABLE_V4_MASKS)
+
+
 def _locatable_address(ip: str) -> _IPAddress | None:
     """The address in `ip` if a database could place it, else None (invalid, private, loopback...)."""
+    text = ip.strip()
+    value = _ipv4_value(text)
+    if value is not None:  # the common case, without ipaddress's parser (its cost on a cache miss)
+        return ipaddress.IPv4Address(value) if _locatable_v4(value) else None
     try:
-        address = ipaddress.ip_address(ip.strip())
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address):
@@ -88,7 +120,7 @@ def _locatable_address(ip: str) -> _IPAddress | None:
             address = address.ipv4_mapped
         else:
             return None if any(address in net for net in _NON_LOCATABLE_V6) else address
-    return None if any(address in net for net in _NON_LOCATABLE_V4) else address
+    return address if _locatable_v4(int(address)) else None
 
 
 class GeoLookup(ABC):

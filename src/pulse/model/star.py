@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -12,10 +13,11 @@ from pulse.enrich.domain import StorefrontMap
 from pulse.enrich.geoip import GeoLookup
 from pulse.enrich.privacy import keyed_hash, normalize_email, redact, redact_json, redact_text, truncate_ip
 from pulse.enrich.referrer import classify_referrer
-from pulse.enrich.url import parse_page_url
+from pulse.enrich.url import PageUrl, parse_page_url
 from pulse.enrich.useragent import UserAgentParser
 from pulse.events.limits import TRUNCATED_KEY
 from pulse.events.model import Event, Rejection, RejectReason
+from pulse.model.cache import ModelCaches
 from pulse.model.keys import bounded_key, dim_key
 
 # Column order of the staged fact rows (the fact table's columns plus the rollup's natural values).
@@ -76,6 +78,8 @@ class ModelEnvironment(Protocol):
     def hash_key(self) -> bytes: ...
     @property
     def privacy_redact(self) -> bool: ...  # redact e-mails, IPs and URL credentials in every stored string
+    @property
+    def caches(self) -> ModelCaches: ...  # what the model made of repeated values (fits this environment only)
 
 
 @dataclass(slots=True)
@@ -104,71 +108,73 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
     """Enrich one event and return its staged fact row; adds the dimension rows it references.
 
     Every string that is stored passes the privacy step first (`redact`: e-mails, IPs, URL credentials),
-    and the dimension keys are derived from the redacted values.
+    and the dimension keys are derived from the redacted values. What the model makes of a repeated value
+    (hour, page URL, product, store, IP, referrer, user agent) comes from the environment's bounded caches.
     """
     key = enrichers.hash_key
+    caches = enrichers.caches
     text, json_text = (redact, redact_json) if enrichers.privacy_redact else (_as_sent, _as_sent)
     ts = event.event_time
-    day = ts.date()
-    date_key = day.year * 10000 + day.month * 100 + day.day
     hour_key = int(ts.timestamp()) // 3600
-    _add_date(dims, date_key, day)
+    hour = caches.hours.entries.get(hour_key) or caches.hours.put(hour_key, 0, _hour(hour_key, ts))
+    day, date_key, date_row, hour_row = hour
+    if date_key not in dims["dim_date"]:
+        dims["dim_date"][date_key] = date_row
     if hour_key not in dims["dim_hour"]:
-        dims["dim_hour"][hour_key] = (
-            hour_key, datetime.fromtimestamp(hour_key * 3600, tz=UTC), date_key, ts.hour,
-        )
+        dims["dim_hour"][hour_key] = hour_row
 
-    page = parse_page_url(event.current_url)
-    product_id = bounded_key(text(event.product_id or event.viewing_product_id or page.product_id, key))
-    product_key = None
-    if product_id is not None:
-        product_key = dim_key("product", product_id)
-        slug = text(page.product_slug, key)
-        known = dims["dim_product"].get(product_key)
-        if known is None or (slug is not None and (known[2] is None or slug < known[2])):  # type: ignore[operator]
-            dims["dim_product"][product_key] = (product_key, product_id, slug)
+    url = event.current_url
+    page_entry = caches.pages.entries.get(url) or caches.pages.put(
+        url, len(url) if url else 0, _page_entry(url, enrichers, text, json_text))
+    page, slug, site_key, site_row, page_utm_source, page_utm_medium, utm_campaign, page_options = page_entry
 
-    store_id = bounded_key(text(event.store_id, key))
-    store_key = None
-    if store_id is not None:
-        store_key = dim_key("store", store_id)
-        dims["dim_store"].setdefault(store_key, (store_key, store_id))
+    sent_product = event.product_id or event.viewing_product_id or page.product_id
+    product_key = product_id = None
+    if sent_product is not None:
+        product = caches.products.entries.get(sent_product) or caches.products.put(
+            sent_product, len(sent_product), _keyed(bounded_key(text(sent_product, key)), "product"))
+        product_id, product_key = product
+        if product_key is not None:
+            known = dims["dim_product"].get(product_key)
+            if known is None or (slug is not None and (known[2] is None or slug < known[2])):  # type: ignore[operator]
+                dims["dim_product"][product_key] = (product_key, product_id, slug)
 
-    storefront = enrichers.storefronts.lookup(event.current_url)
-    host = text(storefront.host, key)
-    site_key = dim_key("site", host, storefront.noise_reason)
+    store_key = store_id = None
+    if event.store_id is not None:
+        store = caches.stores.entries.get(event.store_id) or caches.stores.put(
+            event.store_id, len(event.store_id), _store(bounded_key(text(event.store_id, key))))
+        store_id, store_key, store_row = store
+        if store_key is not None and store_key not in dims["dim_store"]:
+            dims["dim_store"][store_key] = store_row
+
     if site_key not in dims["dim_site"]:
-        dims["dim_site"][site_key] = (
-            site_key, host, storefront.site, storefront.country_code,
-            storefront.country_name, storefront.is_noise,
-            str(storefront.noise_reason) if storefront.noise_reason else None,
-        )
+        dims["dim_site"][site_key] = site_row
 
-    geo = enrichers.geo.lookup(event.ip)
-    location_key = dim_key("location", geo.country_code, geo.region, geo.city)
+    ip = event.ip
+    location = caches.locations.entries.get(ip) or caches.locations.put(
+        ip, len(ip) if ip else 0, _location(ip, enrichers))
+    location_key, location_row, ip_truncated = location
     if location_key not in dims["dim_location"]:
-        dims["dim_location"][location_key] = (
-            location_key, geo.country_code, geo.country_name, geo.region, geo.city,
-        )
+        dims["dim_location"][location_key] = location_row
 
-    referrer = classify_referrer(event.referrer_url, page, storefronts=enrichers.storefronts)
-    referrer_url = text(referrer.url, key)
-    referrer_class = str(referrer.referrer_class)
-    referrer_key = dim_key("referrer", referrer_url, referrer_class)
+    referrer_sent = event.referrer_url
+    referred = (referrer_sent, page.click_id_type, page.utm_medium)
+    referrer = caches.referrers.entries.get(referred) or caches.referrers.put(
+        referred, len(referrer_sent) if referrer_sent else 0, _referrer(referrer_sent, page, enrichers, text))
+    referrer_key, referrer_row, referrer_url_key = referrer
     if referrer_key not in dims["dim_referrer"]:
-        dims["dim_referrer"][referrer_key] = (
-            referrer_key, referrer_url, text(referrer.domain, key), referrer_class,
-        )
+        dims["dim_referrer"][referrer_key] = referrer_row
 
-    agent = enrichers.user_agents.parse(event.user_agent)
-    browser, os_family = bounded_key(text(agent.browser, key)), bounded_key(text(agent.os, key))
-    device_type = bounded_key(agent.device_type)
-    browser_key = dim_key("browser", browser)
-    os_key = dim_key("os", os_family)
-    device_type_key = dim_key("device_type", device_type)
-    dims["dim_browser"].setdefault(browser_key, (browser_key, browser))
-    dims["dim_os"].setdefault(os_key, (os_key, os_family))
-    dims["dim_device_type"].setdefault(device_type_key, (device_type_key, device_type))
+    agent_sent = event.user_agent
+    agent = caches.agents.entries.get(agent_sent) or caches.agents.put(
+        agent_sent, len(agent_sent) if agent_sent else 0, _agent(agent_sent, enrichers, text))
+    browser_key, browser_row, os_key, os_row, device_type_key, device_type_row, is_bot, browser, os_family = agent
+    if browser_key not in dims["dim_browser"]:
+        dims["dim_browser"][browser_key] = browser_row
+    if os_key not in dims["dim_os"]:
+        dims["dim_os"][os_key] = os_row
+    if device_type_key not in dims["dim_device_type"]:
+        dims["dim_device_type"][device_type_key] = device_type_row
     extra = {**event.extra, TRUNCATED_KEY: list(event.truncated)} if event.truncated else event.extra
 
     source = event.source
@@ -176,24 +182,91 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
         _private_event_id(event.event_id, enrichers), day, ts, date_key, hour_key,
         bounded_key(text(event.collection, key)),
         product_key, store_key, site_key, location_key, referrer_key, browser_key, os_key,
-        device_type_key, agent.is_bot, product_id, store_id, text(event.recommendation_product_id, key),
+        device_type_key, is_bot, product_id, store_id, text(event.recommendation_product_id, key),
         text(event.order_id, key),
         keyed_hash(normalize_email(event.email), key),
         keyed_hash(event.device_id, key),
-        truncate_ip(event.ip),
+        ip_truncated,
         text(event.api_version, key), text(event.local_time, key), text(event.user_id_db, key),
         text(event.resolution, key), text(event.key_search, key), text(event.cat_id, key),
-        text(event.utm_source or page.utm_source, key), text(event.utm_medium or page.utm_medium, key),
-        text(page.utm_campaign, key), page.click_id_type,
-        json_text(_json([list(pair) for pair in event.options] or [list(pair) for pair in page.options]), key),
+        text(event.utm_source, key) if event.utm_source else page_utm_source,
+        text(event.utm_medium, key) if event.utm_medium else page_utm_medium,
+        utm_campaign, page.click_id_type,
+        json_text(_json([list(pair) for pair in event.options]), key) if event.options else page_options,
         json_text(_json([_cart_item(item) for item in event.cart_products]), key) if event.cart_products else None,
         json_text(_json(extra), key) if extra else None,
         source.topic if source else None,
         source.partition if source else None,
         source.offset if source else None,
         # stage-only columns, for the rollups
-        bounded_key(referrer_url), browser, os_family,
+        referrer_url_key, browser, os_family,
     )
+
+
+_Redact = Callable[[str | None, bytes], str | None]
+
+
+def _hour(hour_key: int, ts: datetime) -> tuple[date, int, Row, Row]:
+    """The day, date key and rows of the UTC hour `hour_key` (`ts` is a moment in it)."""
+    day = ts.date()
+    date_key = day.year * 10000 + day.month * 100 + day.day
+    iso = day.isocalendar()
+    date_row = (date_key, day, day.year, (day.month - 1) // 3 + 1, day.month, day.day, iso.week, iso.weekday)
+    hour_row = (hour_key, datetime.fromtimestamp(hour_key * 3600, tz=UTC), date_key, ts.hour)
+    return day, date_key, date_row, hour_row
+
+
+def _page_entry(url: str | None, env: ModelEnvironment, text: _Redact, json_text: _Redact) -> tuple[Any, ...]:
+    """What the model keeps of a page URL: the parsed page, its slug, site key and row, campaign values."""
+    key = env.hash_key
+    page = parse_page_url(url)
+    storefront = env.storefronts.lookup(url)
+    host = text(storefront.host, key)
+    site_key = dim_key("site", host, storefront.noise_reason)
+    site_row = (
+        site_key, host, storefront.site, storefront.country_code, storefront.country_name, storefront.is_noise,
+        str(storefront.noise_reason) if storefront.noise_reason else None,
+    )
+    options = json_text(_json([list(pair) for pair in page.options]), key)
+    return (page, text(page.product_slug, key), site_key, site_row, text(page.utm_source, key),
+            text(page.utm_medium, key), text(page.utm_campaign, key), options)
+
+
+def _keyed(product_id: str | None, dimension: str) -> tuple[Any, Any]:
+    return product_id, (None if product_id is None else dim_key(dimension, product_id))
+
+
+def _store(store_id: str | None) -> tuple[Any, Any, Any]:
+    if store_id is None:
+        return None, None, None
+    store_key = dim_key("store", store_id)
+    return store_id, store_key, (store_key, store_id)
+
+
+def _location(ip: str | None, env: ModelEnvironment) -> tuple[int, Row, str | None]:
+    geo = env.geo.lookup(ip)
+    location_key = dim_key("location", geo.country_code, geo.region, geo.city)
+    return location_key, (location_key, geo.country_code, geo.country_name, geo.region, geo.city), truncate_ip(ip)
+
+
+def _referrer(sent: str | None, page: PageUrl, env: ModelEnvironment, text: _Redact) -> tuple[int, Row, str | None]:
+    referrer = classify_referrer(sent, page, storefronts=env.storefronts)
+    referrer_url = text(referrer.url, env.hash_key)
+    referrer_class = str(referrer.referrer_class)
+    referrer_key = dim_key("referrer", referrer_url, referrer_class)
+    row = (referrer_key, referrer_url, text(referrer.domain, env.hash_key), referrer_class)
+    return referrer_key, row, bounded_key(referrer_url)
+
+
+def _agent(sent: str | None, env: ModelEnvironment, text: _Redact) -> tuple[Any, ...]:
+    agent = env.user_agents.parse(sent)
+    browser = bounded_key(text(agent.browser, env.hash_key))
+    os_family = bounded_key(text(agent.os, env.hash_key))
+    device_type = bounded_key(agent.device_type)
+    browser_key, os_key = dim_key("browser", browser), dim_key("os", os_family)
+    device_type_key = dim_key("device_type", device_type)
+    return (browser_key, (browser_key, browser), os_key, (os_key, os_family), device_type_key,
+            (device_type_key, device_type), agent.is_bot, browser, os_family)
 
 
 def _as_sent(value: str | None, key: bytes) -> str | None:
@@ -206,14 +279,6 @@ def _private_event_id(event_id: str, enrichers: ModelEnvironment) -> str:
     if not enrichers.privacy_redact or redact_text(event_id, enrichers.hash_key) == event_id:
         return event_id
     return f"redacted:{keyed_hash(event_id, enrichers.hash_key)}"
-
-
-def _add_date(dims: dict[str, dict[int, Row]], date_key: int, day: date) -> None:
-    if date_key not in dims["dim_date"]:
-        iso = day.isocalendar()
-        dims["dim_date"][date_key] = (
-            date_key, day, day.year, (day.month - 1) // 3 + 1, day.month, day.day, iso.week, iso.weekday,
-        )
 
 
 def _cart_item(item: object) -> dict[str, object]:
