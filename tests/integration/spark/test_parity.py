@@ -18,7 +18,7 @@ from pulse.engines.spark import SparkEngine
 from pulse.model.star import DIMENSIONS
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi
-from tests.integration.labelled import build_fixture, expected_kpis
+from tests.integration.labelled import Fixture, build_fixture, expected_kpis
 from tests.services import pulse_cli, scalar
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,12 @@ def test_native_and_spark_engines_build_the_same_warehouse(
     assert spark.messages == len(fx.lines)
     assert spark.batches >= 3
 
-    one, two = pipeline.database_url, second_warehouse.database_url
+    assert_same_warehouse(fx, pipeline, second_warehouse)
+
+
+def assert_same_warehouse(fx: Fixture, native: Settings, spark: Settings) -> None:
+    """The two warehouses hold the labelled fixture `fx` exactly once each, row for row the same, same KPIs."""
+    one, two = native.database_url, spark.database_url
     # the expected counts come from the labelled fixture, not from either engine
     assert scalar(one, "SELECT count(*) FROM fact_event") == len(fx.valid)
     assert scalar(two, "SELECT count(*) FROM fact_event") == len(fx.valid)
@@ -94,6 +99,6 @@ def test_native_and_spark_engines_build_the_same_warehouse(
         assert len(sent_once) == len(fx.valid) - fx.duplicates
 
     for tz in ("UTC", "Europe/Berlin"):
-        answers = kpi_answers(pipeline, tz)
-        assert answers == kpi_answers(second_warehouse, tz), f"KPI answers differ ({tz})"
+        answers = kpi_answers(native, tz)
+        assert answers == kpi_answers(spark, tz), f"KPI answers differ ({tz})"
         assert answers == expected_kpis(fx, DAY, tz, "DE", "100")
