@@ -44,7 +44,7 @@ def stack_status_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
 @spark_app.command("up")
 def spark_up_cmd(
     workers: Annotated[int, typer.Option(min=1, help="How many workers.")] = 2,
-    worker_memory: Annotated[str, typer.Option(help="Memory of each worker's executors (Spark size: 1g, 512m).")] = "1g",
+    worker_memory: Annotated[str, typer.Option(help="Memory for executors per worker (1g, 512m).")] = "1g",
     worker_cores: Annotated[int, typer.Option(min=1, help="Cores each worker offers.")] = 1,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:

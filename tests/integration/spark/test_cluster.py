@@ -19,8 +19,8 @@ import pytest
 from pulse.engines.native import NativeEngine
 from pulse.settings import Settings
 from pulse.stack.spark_cluster import SparkCluster, start_spark_cluster, stop_spark_cluster
-from tests.integration.spark.test_parity import DAY, assert_same_warehouse
 from tests.integration.labelled import build_fixture
+from tests.integration.spark.test_parity import DAY, assert_same_warehouse
 from tests.services import pulse_cli, scalar
 
 pytestmark = pytest.mark.integration
