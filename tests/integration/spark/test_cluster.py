@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from pulse.engines.native import NativeEngine
 from pulse.settings import Settings
 from pulse.stack.spark_cluster import SparkCluster, start_spark_cluster, stop_spark_cluster
-from tests.integration.labelled import build_fixture
-from tests.integration.spark.test_parity import DAY, assert_same_warehouse
-from tests.services import pulse_cli, scalar
+from tests.integration.spark.test_parity import assert_same_warehouse, replayed_through_native
+from tests.services import scalar
 
 pytestmark = pytest.mark.integration
 
@@ -78,13 +76,7 @@ def spark_cluster(stack: Settings) -> Iterator[SparkCluster]:
 def test_the_readme_spark_submit_on_a_standalone_cluster_matches_the_native_engine(
     pipeline: Settings, second_warehouse: Settings, spark_cluster: SparkCluster, tmp_path: Path
 ) -> None:
-    fx = build_fixture(DAY, n_valid=3000, seed=23)
-    replay = tmp_path / "replay.jsonl"
-    replay.write_bytes(b"\n".join(fx.lines) + b"\n")
-    sent = pulse_cli(pipeline, "replay", str(replay))
-    assert sent.returncode == 0, sent.stderr
-    native = NativeEngine(pipeline).run(until_idle=3.0)
-    assert native.messages == len(fx.lines)
+    fx = replayed_through_native(pipeline, tmp_path, seed=23)
 
     script = with_values(readme_submit_block(), {
         "spark://spark-master:7077": spark_cluster.master_url,

@@ -53,14 +53,7 @@ def kpi_answers(settings: Settings, tz: str) -> dict[str, Any]:
 def test_native_and_spark_engines_build_the_same_warehouse(
     pipeline: Settings, second_warehouse: Settings, spark_session: Any, tmp_path: Path
 ) -> None:
-    fx = build_fixture(DAY, n_valid=3000, seed=11)
-    replay = tmp_path / "replay.jsonl"
-    replay.write_bytes(b"\n".join(fx.lines) + b"\n")
-    sent = pulse_cli(pipeline, "replay", str(replay))
-    assert sent.returncode == 0, sent.stderr
-
-    native = NativeEngine(pipeline).run(until_idle=3.0)
-    assert native.messages == len(fx.lines)
+    fx = replayed_through_native(pipeline, tmp_path, seed=11)
     # small micro-batches: several batches, four concurrent slices each
     spark = SparkEngine(
         second_warehouse, spark_session, checkpoint=tmp_path / "checkpoint", trigger_seconds=1.0,
@@ -70,6 +63,18 @@ def test_native_and_spark_engines_build_the_same_warehouse(
     assert spark.batches >= 3
 
     assert_same_warehouse(fx, pipeline, second_warehouse)
+
+
+def replayed_through_native(pipeline: Settings, tmp_path: Path, seed: int) -> Fixture:
+    """A labelled fixture replayed into the pipeline's topic (`pulse replay`) and loaded by the native engine."""
+    fx = build_fixture(DAY, n_valid=3000, seed=seed)
+    replay = tmp_path / "replay.jsonl"
+    replay.write_bytes(b"\n".join(fx.lines) + b"\n")
+    sent = pulse_cli(pipeline, "replay", str(replay))
+    assert sent.returncode == 0, sent.stderr
+    native = NativeEngine(pipeline).run(until_idle=3.0)
+    assert native.messages == len(fx.lines)
+    return fx
 
 
 def assert_same_warehouse(fx: Fixture, native: Settings, spark: Settings) -> None:
