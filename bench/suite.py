@@ -87,7 +87,7 @@ def extract_tree(rev: str, into: Path) -> Tree:
     subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
     if archive.wait() != 0:
         raise SystemExit(f"git archive {rev} failed")
-    return Tree(label=f"{rev} ({commit[:7]})", src=into / "src")
+    return Tree(label=commit[:7] if commit.startswith(rev) else f"{rev} ({commit[:7]})", src=into / "src")
 
 
 def _free_port() -> int:
