@@ -162,7 +162,9 @@ def _launch(home: Path, env: dict[str, str], log: Path, main: str, *args: str) -
 def _is_ours(pid: int, root: Path) -> bool:
     """True when `pid` is alive (not a zombie) and runs a Spark master or worker of the cluster in `root`."""
     child = _children.get(pid)
-    if child is not None and child.poll() is not None:
+    if child is not None:  # started here: between fork and exec its cmdline is not yet java's
+        if child.poll() is None:
+            return True
         del _children[pid]
         return False
     try:
