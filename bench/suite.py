@@ -9,7 +9,12 @@ One private stack (Kafka + PostgreSQL, temporary home, free ports), one topic of
 - freshness p50/p95/p99, produce -> queryable, at steady 100, 1,000 and 10,000 events/s (bench/freshness.py);
 - cost of each transform stage per event (bench/stages.py).
 
-Usage: .venv/bin/python bench/suite.py [--events 1000000] [--quick]
+--before REV: the native engine's throughput and freshness are also measured for git revision REV, in the same run
+and on the same topic: REV's tree is extracted (`git archive REV | tar -x`), its engine runs from its own src
+(PYTHONPATH) into fresh databases migrated by its own migrations, and each measurement alternates REV, then this
+checkout. The benchmark code is this checkout's for both sides; the report gives both and the after/before ratios.
+
+Usage: .venv/bin/python bench/suite.py [--events 1000000] [--quick] [--before REV]
 --quick: 200k events, 10 s per freshness rate, the naive loader on 20k events.
 """
 
@@ -24,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,35 @@ console = Console()
 START = datetime(2026, 11, 1, tzinfo=UTC)
 PARTITIONS = 4
 HASH_KEY = "bench-suite-hash-key-0123456789abcdef"
+REPO = HERE.parent
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A source tree the engine runs from: `src` goes on the engine's PYTHONPATH, `label` names it in the report."""
+
+    label: str
+    src: Path
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def current_tree() -> Tree:
+    """This checkout: its HEAD, marked `+changes` when the work tree differs from it."""
+    dirty = "+changes" if _git("status", "--porcelain", "--untracked-files=no") else ""
+    return Tree(label=f"{_git('rev-parse', '--short', 'HEAD')}{dirty} (this checkout)", src=REPO / "src")
+
+
+def extract_tree(rev: str, into: Path) -> Tree:
+    """REV's files (`git archive REV | tar -x -C into`): the engine, its migrations and package data as of REV."""
+    commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    archive = subprocess.Popen(["git", "-C", str(REPO), "archive", commit], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise SystemExit(f"git archive {rev} failed")
+    return Tree(label=commit[:7] if commit.startswith(rev) else f"{rev} ({commit[:7]})", src=into / "src")
 
 
 def _free_port() -> int:
@@ -63,20 +98,28 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def fresh_database(settings: Settings, name: str) -> str:
+def fresh_database(settings: Settings, name: str, tree: Tree | None = None) -> str:
+    """A new database, migrated by this process (`tree` None) or by `pulse migrate` run from `tree`'s src."""
     target = parse_target(settings)
     with superuser(settings) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name),
                                                                     sql.Identifier(target.owner)))
     url = role_url(settings, target.owner, name)
-    with psycopg.connect(url) as conn:
-        migrate(conn)
+    if tree is None:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+    else:
+        subprocess.run([sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "migrate"],
+                       env=engine_env(settings, url, name, tree), check=True, stdout=subprocess.DEVNULL)
     return url
 
 
-def engine_env(settings: Settings, url: str, topic: str) -> dict[str, str]:
+def engine_env(settings: Settings, url: str, topic: str, tree: Tree | None = None) -> dict[str, str]:
+    """The environment of an engine subprocess on `topic` into `url`; with `tree`, its code from that tree only."""
     target = parse_target(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree.src)
     env.update({"PULSE_HOME": str(settings.home), "PULSE_TOPIC": topic,
                 "PULSE_CONSUMER_GROUP": f"g-{uuid.uuid4().hex[:8]}",
                 "PULSE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "PULSE_DATABASE_URL": url,
@@ -170,6 +213,32 @@ def run_consume_only(settings: Settings, topic: str, expected: int) -> dict[str,
             "events_per_s": round(done / elapsed), "peak_rss_mb": None}
 
 
+def run_native(settings: Settings, topic: str, expected: int, tree: Tree) -> tuple[dict[str, Any], str]:
+    """`pulse run` from `tree` on `topic` into a fresh database migrated by `tree`; its row and the database."""
+    url = fresh_database(settings, f"{topic}_native_{uuid.uuid4().hex[:4]}", tree)
+    row = run_engine("native engine (pulse run)", [sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run"],
+                     engine_env(settings, url, topic, tree), url, expected)
+    return {**row, "tree": tree.label}, url
+
+
+def run_freshness(settings: Settings, admin: AdminClient, rate: int, seconds: float, tree: Tree) -> dict[str, Any]:
+    """Freshness at `rate` events/s: `pulse run` from `tree` on a topic and database of its own."""
+    ftopic = f"fresh_{rate}_{uuid.uuid4().hex[:6]}"
+    admin.create_topics([NewTopic(ftopic, PARTITIONS, 1)])[ftopic].result(timeout=30)
+    furl = fresh_database(settings, ftopic, tree)
+    engine = subprocess.Popen([sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run"],
+                              env=engine_env(settings, furl, ftopic, tree), stdout=subprocess.DEVNULL)
+    try:
+        freshness.measure_rate(settings.kafka_bootstrap, ftopic, furl, 50, 2.0, seed=rate)  # warm-up
+        result = freshness.measure_rate(settings.kafka_bootstrap, ftopic, furl, rate, seconds, seed=rate + 1)
+        result["engine_peak_rss_mb"] = _tree_peak_rss_mb(engine.pid)
+    finally:
+        engine.terminate()
+        engine.wait(timeout=60)
+    console.print({**result, "tree": tree.label})
+    return {**result, "tree": tree.label}
+
+
 def spark_available(env: dict[str, str]) -> bool:
     probe = subprocess.run([sys.executable, "-m", "pulse.cli", "spark", "--help"], env=env, capture_output=True,
                            check=False, timeout=120)
@@ -183,12 +252,17 @@ def main() -> None:
     parser.add_argument("--naive-events", type=int, default=None, help="events for the naive loader (slow)")
     parser.add_argument("--fresh-seconds", type=float, default=None, help="seconds per freshness rate")
     parser.add_argument("--docs", type=Path, default=HERE.parent / "docs")
+    parser.add_argument("--before", metavar="REV", help="also measure the native engine of git revision REV"
+                        " (its own src and migrations), side by side with this checkout")
     args = parser.parse_args()
     events = 200_000 if args.quick and args.events == 1_000_000 else args.events
     naive_n = args.naive_events or (20_000 if args.quick else 100_000)
     fresh_s = args.fresh_seconds or (10.0 if args.quick else 30.0)
     home = Path(tempfile.mkdtemp(prefix="pulse-suite-"))
     home.chmod(0o755)
+    current = current_tree()
+    before = extract_tree(args.before, Path(tempfile.mkdtemp(prefix="pulse-before-"))) if args.before else None
+    trees = [t for t in (before, current) if t is not None]  # REV first, then this checkout, in each measurement
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PULSE_") or k == "PGPASSFILE"}
     settings = load_settings(home=home, kafka_bootstrap=f"127.0.0.1:{_free_port()}",
                              database_url=f"postgresql://pulse@127.0.0.1:{_free_port()}/pulse",
@@ -217,13 +291,14 @@ def main() -> None:
         results = []
         console.print("[bold]throughput[/]: Kafka consume only")
         results.append(run_consume_only(settings, topic, sent))
-        console.print("[bold]throughput[/]: native engine")
-        native_url = fresh_database(settings, f"{topic}_native")
-        results.append(run_engine("native engine (pulse run)",
-                                  [sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run"],
-                                  engine_env(settings, native_url, topic), native_url, sent))
+        natives = {}
+        for tree in trees:
+            console.print(f"[bold]throughput[/]: native engine ({tree.label})")
+            natives[tree.label] = run_native(settings, topic, sent, tree)
+        native_row, native_url = natives[current.label]
+        results.append(native_row)
         spark_url = fresh_database(settings, f"{topic}_spark")
-        spark_env = engine_env(settings, spark_url, topic)
+        spark_env = engine_env(settings, spark_url, topic, current)
         if spark_available(spark_env):
             console.print("[bold]throughput[/]: Spark engine")
             results.append(run_engine("Spark engine (pulse spark)", [sys.executable, "-m", "pulse.cli", "spark",
@@ -244,28 +319,22 @@ def main() -> None:
         report["throughput"] = results
 
         console.print("[bold]freshness[/]")
-        report["freshness"] = []
+        fresh: dict[str, list[dict[str, Any]]] = {tree.label: [] for tree in trees}
         for rate in (100, 1_000, 10_000):
-            ftopic = f"{topic}_f{rate}"
-            admin.create_topics([NewTopic(ftopic, PARTITIONS, 1)])[ftopic].result(timeout=30)
-            furl = fresh_database(settings, ftopic)
-            env = engine_env(settings, furl, ftopic)
-            engine = subprocess.Popen([sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run"], env=env,
-                                      stdout=subprocess.DEVNULL)
-            try:
-                freshness.measure_rate(settings.kafka_bootstrap, ftopic, furl, 50, 2.0, seed=rate)  # warm-up
-                result = freshness.measure_rate(settings.kafka_bootstrap, ftopic, furl, rate, fresh_s, seed=rate + 1)
-                result["engine_peak_rss_mb"] = _tree_peak_rss_mb(engine.pid)
-            finally:
-                engine.terminate()
-                engine.wait(timeout=60)
-            console.print(result)
-            report["freshness"].append(result)
+            for tree in trees:
+                fresh[tree.label].append(run_freshness(settings, admin, rate, fresh_s, tree))
+        report["freshness"] = fresh[current.label]
+        report["tree"] = current.label
+        if before is not None:
+            report["before"] = {"tree": before.label, "throughput": [natives[before.label][0]],
+                                "freshness": fresh[before.label]}
         console.print("[bold]stages[/]")
         report["stages_us_per_event"] = stages.stage_costs(min(events, 50_000))
     finally:
         stack_down(settings)
         shutil.rmtree(home, ignore_errors=True)
+        if before is not None:
+            shutil.rmtree(before.src.parent, ignore_errors=True)
         os.environ.update(saved)
     report["load_average_at_end"] = os.getloadavg()
     import suite_report  # noqa: PLC0415 - matplotlib only when there is something to draw

@@ -62,6 +62,33 @@ def _fmt(value: float | None, suffix: str = "") -> str:
     return "—" if value is None else f"{value:,.0f}{suffix}"
 
 
+def _ratio(after: float | None, before: float | None) -> str:
+    return f"{after / before:.2f}×" if after and before else "—"
+
+
+def _before_after(report: dict[str, Any]) -> list[str]:
+    """The `--before REV` table: REV's native engine and this checkout's, measured alternately in this run."""
+    if "before" not in report:
+        return []
+    old, new = report["before"], report
+    was, now = old["throughput"][0], next(r for r in new["throughput"] if r["engine"].startswith("native"))
+    lines = ["", f"## Before / after: `{old['tree']}` → `{new['tree']}`", "",
+             "The same run, the same topic, the same benchmark code (this checkout's); each side's engine runs from its"
+             " own tree (`git archive`) into databases its own migrations built, REV first in every measurement."
+             " For events/s a ratio above 1 is better; for memory and latency, below 1.", "",
+             "| measure | before | after | after/before |", "|---|---:|---:|---:|",
+             f"| native events/s | {_fmt(was['events_per_s'])} | {_fmt(now['events_per_s'])} |"
+             f" {_ratio(now['events_per_s'], was['events_per_s'])} |",
+             f"| native peak RSS MB | {_fmt(was['peak_rss_mb'])} | {_fmt(now['peak_rss_mb'])} |"
+             f" {_ratio(now['peak_rss_mb'], was['peak_rss_mb'])} |"]
+    for a, b in zip(old["freshness"], new["freshness"], strict=True):
+        for q in ("p50_ms", "p95_ms", "p99_ms"):
+            lines.append(f"| freshness {q[:3]} at {a['rate']:,}/s, ms | {a[q]} | {b[q]} | {_ratio(b[q], a[q])} |")
+        lines.append(f"| not seen at {a['rate']:,}/s (of sampled) | {a['unseen']:,} of {a['sampled'] + a['unseen']:,}"
+                     f" | {b['unseen']:,} of {b['sampled'] + b['unseen']:,} | |")
+    return lines
+
+
 def write(report: dict[str, Any], docs: Path, results: Path) -> Path:
     """Write the JSON, the three plots and the Markdown page; returns the page's path."""
     docs.mkdir(parents=True, exist_ok=True)
@@ -90,6 +117,7 @@ def write(report: dict[str, Any], docs: Path, results: Path) -> Path:
         ratio = f"{r['events_per_s'] / native['events_per_s']:.2f}×" if r["events_per_s"] else r.get("note", "—")
         lines.append(f"| {r['engine']} | {r['events']:,} | {_fmt(r['seconds'])} | {_fmt(r['events_per_s'])} |"
                      f" {ratio} | {_fmt(r['peak_rss_mb'])} |")
+    lines += _before_after(report)
     lines += ["", f"Target: {TARGET_EPS:,} events/s (native reaches {native['events_per_s'] / TARGET_EPS:.0%});"
               " engine memory target ≤ 250 MB RSS.", "", "![throughput](bench-throughput.png)", "",
               "## Freshness: produce → queryable", "",

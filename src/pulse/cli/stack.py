@@ -1,8 +1,8 @@
-"""`pulse stack up|down|status`: the local Kafka and PostgreSQL."""
+"""`pulse stack up|down|status`: the local Kafka and PostgreSQL; `pulse stack spark up|down|status`: a Spark cluster."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -10,6 +10,9 @@ from rich.table import Table
 from pulse.cli.common import FormatOpt, OutputFormat, cli_settings, console, print_json
 
 app = typer.Typer(help="Local Kafka + PostgreSQL for development, tests and the demo.", no_args_is_help=True)
+spark_app = typer.Typer(help="A local Spark standalone cluster (master + workers from the installed pyspark).",
+                        no_args_is_help=True)
+app.add_typer(spark_app, name="spark")
 
 
 @app.command("up")
@@ -36,6 +39,42 @@ def stack_status_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     from pulse.stack.manager import stack_status
 
     _show_status(stack_status(cli_settings()).as_dict(), fmt)
+
+
+@spark_app.command("up")
+def spark_up_cmd(
+    workers: Annotated[int, typer.Option(min=1, help="How many workers.")] = 2,
+    worker_memory: Annotated[str, typer.Option(help="Memory for executors per worker (1g, 512m).")] = "1g",
+    worker_cores: Annotated[int, typer.Option(min=1, help="Cores each worker offers.")] = 1,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Start a Spark master and workers on 127.0.0.1 (free ports, files under PULSE_HOME/spark-cluster); wait
+    until every worker is ALIVE. Submit to the printed master_url."""
+    from pulse.stack.spark_cluster import start_spark_cluster
+
+    with console.status("starting the Spark cluster...") as status:
+        cluster = start_spark_cluster(cli_settings(), workers, worker_memory=worker_memory, worker_cores=worker_cores,
+                                      progress=lambda msg: status.update(msg))
+    _show_status(cluster.as_dict(), fmt)
+
+
+@spark_app.command("down")
+def spark_down_cmd() -> None:
+    """Stop the local Spark workers and master (SIGTERM, SIGKILL after 30 s)."""
+    from pulse.stack.spark_cluster import stop_spark_cluster
+
+    console.print("Spark cluster stopped" if stop_spark_cluster(cli_settings()) else "no Spark cluster was running")
+
+
+@spark_app.command("status")
+def spark_status_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Show the local Spark cluster: master URL, web UI, workers ALIVE."""
+    from pulse.stack.spark_cluster import alive_workers, spark_cluster_status
+
+    cluster = spark_cluster_status(cli_settings())
+    doc = {"spark": "down"} if cluster is None else {"spark": "up", **cluster.as_dict(),
+                                                     "alive_workers": alive_workers(cluster.webui_url)}
+    _show_status(doc, fmt)
 
 
 def _show_status(doc: dict[str, Any], fmt: OutputFormat) -> None:

@@ -18,7 +18,7 @@ from pulse.engines.spark import SparkEngine
 from pulse.model.star import DIMENSIONS
 from pulse.settings import Settings
 from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi
-from tests.integration.labelled import build_fixture, expected_kpis
+from tests.integration.labelled import Fixture, build_fixture, expected_kpis
 from tests.services import pulse_cli, scalar
 
 pytestmark = pytest.mark.integration
@@ -53,14 +53,7 @@ def kpi_answers(settings: Settings, tz: str) -> dict[str, Any]:
 def test_native_and_spark_engines_build_the_same_warehouse(
     pipeline: Settings, second_warehouse: Settings, spark_session: Any, tmp_path: Path
 ) -> None:
-    fx = build_fixture(DAY, n_valid=3000, seed=11)
-    replay = tmp_path / "replay.jsonl"
-    replay.write_bytes(b"\n".join(fx.lines) + b"\n")
-    sent = pulse_cli(pipeline, "replay", str(replay))
-    assert sent.returncode == 0, sent.stderr
-
-    native = NativeEngine(pipeline).run(until_idle=3.0)
-    assert native.messages == len(fx.lines)
+    fx = replayed_through_native(pipeline, tmp_path, seed=11)
     # small micro-batches: several batches, four concurrent slices each
     spark = SparkEngine(
         second_warehouse, spark_session, checkpoint=tmp_path / "checkpoint", trigger_seconds=1.0,
@@ -69,7 +62,24 @@ def test_native_and_spark_engines_build_the_same_warehouse(
     assert spark.messages == len(fx.lines)
     assert spark.batches >= 3
 
-    one, two = pipeline.database_url, second_warehouse.database_url
+    assert_same_warehouse(fx, pipeline, second_warehouse)
+
+
+def replayed_through_native(pipeline: Settings, tmp_path: Path, seed: int) -> Fixture:
+    """A labelled fixture replayed into the pipeline's topic (`pulse replay`) and loaded by the native engine."""
+    fx = build_fixture(DAY, n_valid=3000, seed=seed)
+    replay = tmp_path / "replay.jsonl"
+    replay.write_bytes(b"\n".join(fx.lines) + b"\n")
+    sent = pulse_cli(pipeline, "replay", str(replay))
+    assert sent.returncode == 0, sent.stderr
+    native = NativeEngine(pipeline).run(until_idle=3.0)
+    assert native.messages == len(fx.lines)
+    return fx
+
+
+def assert_same_warehouse(fx: Fixture, native: Settings, spark: Settings) -> None:
+    """The two warehouses hold the labelled fixture `fx` exactly once each, row for row the same, same KPIs."""
+    one, two = native.database_url, spark.database_url
     # the expected counts come from the labelled fixture, not from either engine
     assert scalar(one, "SELECT count(*) FROM fact_event") == len(fx.valid)
     assert scalar(two, "SELECT count(*) FROM fact_event") == len(fx.valid)
@@ -94,6 +104,6 @@ def test_native_and_spark_engines_build_the_same_warehouse(
         assert len(sent_once) == len(fx.valid) - fx.duplicates
 
     for tz in ("UTC", "Europe/Berlin"):
-        answers = kpi_answers(pipeline, tz)
-        assert answers == kpi_answers(second_warehouse, tz), f"KPI answers differ ({tz})"
+        answers = kpi_answers(native, tz)
+        assert answers == kpi_answers(spark, tz), f"KPI answers differ ({tz})"
         assert answers == expected_kpis(fx, DAY, tz, "DE", "100")
