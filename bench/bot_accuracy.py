@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = UserAgentParser(cache_size=0)
     build_s = time.perf_counter() - started
     dd_bots, dd_devices = device_detector_fixtures(bots=True), device_detector_fixtures(bots=False)
-    bot_sets = {"crawler-user-agents instances (circular)": crawler_instances(), "isbot crawlers.yml": isbot_fixture("crawlers")}
+    bot_sets = {
+        "crawler-user-agents instances (circular)": crawler_instances(),
+        "isbot crawlers.yml": isbot_fixture("crawlers"),
+    }
     browser_sets = {"isbot browsers.yml": isbot_fixture("browsers")}
     if dd_bots is not None and dd_devices is not None:
         bot_sets["device-detector bots.yml fixtures"] = dd_bots
@@ -116,12 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         report["recall"][name] = {"flagged": flagged, "total": total, "recall": round(flagged / total, 4),
                                   "by_source": dict(reasons), "misses": misses[: args.misses]}
     for name, uas in browser_sets.items():
-        clean, total, _, _ = _rate(parser, uas)
-        false_positives = [ua for ua in dict.fromkeys(uas) if parser.parse(ua).is_bot]
+        flagged, total, _, reasons = _rate(parser, uas)
+        false_positives = [(ua, parser.parse(ua).bot_reason) for ua in dict.fromkeys(uas) if parser.parse(ua).is_bot]
         report["false_positives"][name] = {
-            "flagged": total - len(_rate(parser, uas)[2]), "total": total,
-            "rate": round(clean / total, 5),
-            "examples": [(ua, parser.parse(ua).bot_reason) for ua in false_positives[: args.misses]],
+            "flagged": flagged, "total": total, "rate": round(flagged / total, 5), "by_source": dict(reasons),
+            "examples": false_positives[: args.misses],
         }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         for ua in row["misses"]:
             print(f"    miss: {ua}")
     for name, row in report["false_positives"].items():
-        print(f"FP rate {row['rate']:.5f}  {row['flagged']}/{row['total']}  {name}")
+        print(f"FP rate {row['rate']:.5f}  {row['flagged']}/{row['total']}  {name}  {row['by_source']}")
         for ua, reason in row["examples"]:
             print(f"    FP: {reason}  {ua}")
     if dd_devices is None:

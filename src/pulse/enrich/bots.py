@@ -55,11 +55,13 @@ _MIN_LITERAL = 3
 _MAX_EXACT = 32
 _ALTERNATION_LOOKBEHIND = re.compile(r"\(\?<!((?:[^()|]+\|)+[^()|]+)\)")
 
-# Tokens that neither list matches (checked by tests/unit/enrich/test_bots.py), all from pulse's list
-# before issue 14; docs/bots.md gives the reason for each. Matched case-insensitively as substrings.
-PULSE_BOT_TOKENS: tuple[str, ...] = (
-    "google-read-aloud", "slack-imgproxy", "skypeuripreview", "python-httpx", "undici", "puppeteer",
-)  # fmt: skip
+# What neither list matches (tests/unit/enrich/test_bots.py checks each is still needed), all from
+# pulse's rule before issue 14; docs/bots.md gives the reason for each. Case-insensitive regexes.
+PULSE_BOT_TOKENS: dict[str, str] = {
+    "undici": r"undici",  # Node's built-in fetch: Matomo files it as a library, not a bot
+    "preview": r"preview",  # link previewers that name no product ("Link Preview Service")
+    "+http": r"\+https?://",  # the contact URL well-behaved robots carry ("+https://example.com/robot")
+}
 
 # Source patterns pulse drops because they match real people's browsers (docs/bots.md): the reason
 # they would give, and why it is wrong. Their bots are still caught by the other source or by a longer name.
@@ -231,7 +233,7 @@ def load_bot_patterns() -> list[BotPattern]:
         for entry in matomo
         for branch in top_level_branches(entry["regex"])
     ]
-    patterns += [BotPattern(PULSE, token, re.escape(token)) for token in PULSE_BOT_TOKENS]
+    patterns += [BotPattern(PULSE, name, regex) for name, regex in PULSE_BOT_TOKENS.items()]
     return [pattern for pattern in patterns if pattern.reason not in DROPPED_PATTERNS]
 
 

@@ -53,7 +53,7 @@ DIMENSION_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
                      ("referrer_class", "text")),
     "dim_browser": (("browser_key", "bigint"), ("browser", "text")),
     "dim_os": (("os_key", "bigint"), ("os", "text")),
-    "dim_device_type": (("device_type_key", "bigint"), ("device_type", "text")),
+    "dim_device_type": (("device_type_key", "bigint"), ("device_type", "text"), ("bot_reason", "text")),
 }
 # Dimension tables and their column order (the names of DIMENSION_COLUMNS).
 DIMENSIONS: dict[str, tuple[str, ...]] = {
@@ -165,10 +165,14 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
     device_type = bounded_key(agent.device_type)
     browser_key = dim_key("browser", browser)
     os_key = dim_key("os", os_family)
-    device_type_key = dim_key("device_type", device_type)
+    # A person's row keeps the key it had before bot reasons existed; a bot's row is one per reason.
+    bot_reason = agent.bot_reason
+    device_type_key = (
+        dim_key("device_type", device_type, bot_reason) if bot_reason else dim_key("device_type", device_type)
+    )
     dims["dim_browser"].setdefault(browser_key, (browser_key, browser))
     dims["dim_os"].setdefault(os_key, (os_key, os_family))
-    dims["dim_device_type"].setdefault(device_type_key, (device_type_key, device_type))
+    dims["dim_device_type"].setdefault(device_type_key, (device_type_key, device_type, bot_reason))
     extra = {**event.extra, TRUNCATED_KEY: list(event.truncated)} if event.truncated else event.extra
 
     source = event.source
