@@ -1,4 +1,4 @@
-"""Snowplow's referer-parser database (`data/referers.yml`): a referrer host's medium, source and search-term parameters.
+"""Snowplow's referer-parser database (`data/referers.yml`): a host's medium, source and search parameters.
 
 The file is vendored as published (GPL-3.0, `data/referers.LICENSE`; credit and version in `data/README.md`;
 `scripts/update_referers.sh` refreshes it). Lookup follows referer-parser: the host with the first path

@@ -50,7 +50,7 @@ DIMENSION_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "dim_location": (("location_key", "bigint"), ("country_code", "text"), ("country_name", "text"),
                      ("region", "text"), ("city", "text")),
     "dim_referrer": (("referrer_key", "bigint"), ("referrer_url", "text"), ("referrer_domain", "text"),
-                     ("referrer_class", "text")),
+                     ("referrer_class", "text"), ("referrer_search_term", "text")),
     "dim_browser": (("browser_key", "bigint"), ("browser", "text")),
     "dim_os": (("os_key", "bigint"), ("os", "text")),
     "dim_device_type": (("device_type_key", "bigint"), ("device_type", "text"), ("bot_reason", "text")),
@@ -158,6 +158,7 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
     if referrer_key not in dims["dim_referrer"]:
         dims["dim_referrer"][referrer_key] = (
             referrer_key, referrer_url, text(referrer.domain, key), referrer_class,
+            text(referrer.search_term, key),  # free text a person typed: through the privacy step
         )
 
     agent = enrichers.user_agents.parse(event.user_agent)
