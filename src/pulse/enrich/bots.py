@@ -217,8 +217,11 @@ def _python_regex(pattern: str) -> str:
     )
 
 
-def load_bot_patterns() -> list[BotPattern]:
-    """The bundled patterns in priority order: crawler-user-agents, Matomo, pulse's own tokens."""
+def load_bot_patterns(*, keep_dropped: bool = False) -> list[BotPattern]:
+    """The bundled patterns in priority order: crawler-user-agents, Matomo, pulse's own rules.
+
+    Without `keep_dropped`, the patterns of `DROPPED_PATTERNS` are left out.
+    """
     crawler = json.loads(resources.files("crawleruseragents").joinpath("crawler-user-agents.json").read_text("utf-8"))
     patterns = [
         BotPattern(CRAWLER_USER_AGENTS, _crawler_name(entry["pattern"]), entry["pattern"], ignore_case=False)
@@ -234,7 +237,7 @@ def load_bot_patterns() -> list[BotPattern]:
         for branch in top_level_branches(entry["regex"])
     ]
     patterns += [BotPattern(PULSE, name, regex) for name, regex in PULSE_BOT_TOKENS.items()]
-    return [pattern for pattern in patterns if pattern.reason not in DROPPED_PATTERNS]
+    return [pattern for pattern in patterns if keep_dropped or pattern.reason not in DROPPED_PATTERNS]
 
 
 def top_level_branches(pattern: str) -> list[str]:
