@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,21 @@ def test_replay_loads_every_valid_event_once_and_quarantines_the_rest(
     assert totals["duplicates_skipped"] == fixture.duplicates
     assert totals["quarantined_by_reason"] == dict(fixture.malformed)
     assert totals["as_of"]["newest_event_time"] and totals["as_of"]["last_commit_at"]
+    # Why each bot is one, labelled by hand from the fixture's agents (crawler-user-agents names both).
+    reasons_by_agent = {
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)":
+            "crawler-user-agents:facebookexternalhit",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)": "crawler-user-agents:Googlebot",
+    }
+    bots = Counter(reasons_by_agent[ev["user_agent"]] for ev in fixture.valid if ev["_bot"])
+    assert totals["bot_events_by_reason"] == dict(bots)
+    assert totals["bot_events"] == bots.total()
+    with psycopg.connect(pipeline.database_url) as conn:
+        terms = conn.execute(
+            "SELECT referrer_url, referrer_class, referrer_search_term FROM dim_referrer"
+            " WHERE referrer_url LIKE 'https://www.bing.com/%%'"
+        ).fetchall()
+    assert terms == [("https://www.bing.com/search?q=ring", "search", "ring")]
 
     # Replaying the whole file again (a full producer retry) changes nothing.
     _replay(pipeline, fixture, tmp_path)

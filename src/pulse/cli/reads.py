@@ -65,6 +65,9 @@ def stats(fmt: FormatOpt = OutputFormat.table) -> None:
         table.add_row(key, f"{doc[key]:,}")
     for reason, n in doc["quarantined_by_reason"].items():
         table.add_row(f"  {reason}", f"{n:,}")
+    table.add_row("bot_events", f"{doc['bot_events']:,}")
+    for reason, n in doc["bot_events_by_reason"].items():
+        table.add_row(f"  {reason}", f"{n:,}")
     for key, value in doc["as_of"].items():
         table.add_row(key, str(value))
     console.print(table)

@@ -6,6 +6,7 @@ import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import parse_qsl, urlsplit
 
 from pulse.enrich.domain import (
     StorefrontMap,
@@ -14,6 +15,7 @@ from pulse.enrich.domain import (
     in_domains,
     public_suffix_length,
 )
+from pulse.enrich.referer_db import default_referer_database
 from pulse.enrich.url import PageUrl
 
 
@@ -36,6 +38,16 @@ class Referrer:
     url: str | None
     domain: str | None
     referrer_class: ReferrerClass
+    search_term: str | None = None
+    """What was searched, from the parameter the referrer database names for that engine (`q`, `text`)."""
+
+
+# The referer-parser database's media, as pulse's classes ("unknown": a known site of no known medium).
+_MEDIUM_CLASSES = {
+    "search": ReferrerClass.SEARCH, "social": ReferrerClass.SOCIAL, "email": ReferrerClass.EMAIL,
+    "paid": ReferrerClass.PAID, "chatbot": ReferrerClass.OTHER, "unknown": ReferrerClass.OTHER,
+}  # fmt: skip
+MAX_SEARCH_TERM_LENGTH = 256
 
 
 # Click ids that only ads add. fbclid is left out on purpose: Facebook appends it to organic links too.
@@ -107,13 +119,34 @@ def classify_referrer(
 
     Order: campaign evidence on the page first (PAID, then EMAIL by utm_medium), because browsers
     and mail clients often send no referrer; then DIRECT for no referrer, then by referrer host:
-    INTERNAL (any Glamira host), PAID (ad redirectors), EMAIL (webmail), SEARCH, SOCIAL, else OTHER.
+    INTERNAL (any Glamira host), PAID (ad redirectors), then the referer-parser database's medium for
+    the host (search, social, email, paid; its "unknown" sites are OTHER), and for hosts it does not list
+    pulse's own rules: EMAIL (webmail), SEARCH, SOCIAL, else OTHER. A SEARCH referrer carries its search
+    term when the database names the engine's parameter.
     `storefronts` defaults to the bundled storefront map.
     """
     url = (referrer_url.strip() or None) if isinstance(referrer_url, str) else None
     host = extract_host(url)
     domain = host.removeprefix("www.") if host else None
-    return Referrer(url=url, domain=domain, referrer_class=_classify(url, host, page, storefronts))
+    referrer_class = _classify(url, host, page, storefronts)
+    term = _search_term(url, host) if referrer_class is ReferrerClass.SEARCH and url and host else None
+    return Referrer(url=url, domain=domain, referrer_class=referrer_class, search_term=term)
+
+
+def _search_term(url: str, host: str) -> str | None:
+    """The first non-empty search parameter the database names for this engine, at most 256 characters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    known = default_referer_database().lookup(host, parts.path)
+    if known is None or not known.parameters:
+        return None
+    values = dict(parse_qsl(parts.query) + parse_qsl(parts.fragment))
+    for parameter in known.parameters:
+        if term := values.get(parameter, "").strip():
+            return term[:MAX_SEARCH_TERM_LENGTH]
+    return None
 
 
 def _classify(
@@ -132,6 +165,17 @@ def _classify(
         return ANDROID_APPS.get(app.group(1).lower(), ReferrerClass.OTHER) if app else ReferrerClass.OTHER
     if (storefronts or default_storefronts()).is_glamira_host(host):
         return ReferrerClass.INTERNAL
+    if in_domains(host, PAID_REFERRER_DOMAINS):
+        return ReferrerClass.PAID
+    if in_domains(host, NOT_SEARCH_DOMAINS):  # the database would read play.google.com as google.com
+        return ReferrerClass.OTHER
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = ""
+    known = default_referer_database().lookup(host, path)
+    if known is not None:
+        return _MEDIUM_CLASSES.get(known.medium, ReferrerClass.OTHER)
     return _classify_external_host(host)
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import ua_parser
 from ua_parser import Domain
 
+from pulse.enrich.bots import UA_PARSER_SPIDER, BotMatcher, default_bot_matcher
+
 __all__ = [
-    "BOT_TOKENS",
     "DEFAULT_CACHE_SIZE",
     "MAX_FAMILY_LENGTH",
     "MAX_USER_AGENT_LENGTH",
@@ -27,41 +27,6 @@ MAX_USER_AGENT_LENGTH = 1024
 # ua-parser's families are regex captures, so a hostile agent can make one a long substring of itself.
 # Real families are short ("Chrome Mobile WebView", "Samsung Internet"); longer ones are cut to this.
 MAX_FAMILY_LENGTH = 64
-
-# Crawlers, link previewers, HTTP libraries and headless browsers, matched case-insensitively as
-# substrings. ua-parser's "Spider" device already catches many of them; this list covers the ones
-# it misses (curl, python-requests, HeadlessChrome, ...) and documents what we call a bot.
-# Deliberately absent: in-app browsers of real people (FBAN/FBAV, Instagram, Snapchat, Line).
-BOT_TOKENS: tuple[str, ...] = (
-    # social link previewers
-    "facebookexternalhit", "facebot", "facebookcatalog", "meta-externalagent", "twitterbot",
-    "linkedinbot", "slackbot", "slack-imgproxy", "whatsapp/", "telegrambot", "discordbot",
-    "pinterestbot", "redditbot", "skypeuripreview", "embedly", "iframely", "vkshare",
-    # search engines and their tools
-    "googlebot", "adsbot-google", "mediapartners-google", "apis-google", "feedfetcher-google",
-    "google-inspectiontool", "googleother", "google-read-aloud", "chrome-lighthouse", "bingbot",
-    "bingpreview", "msnbot", "yandexbot", "yandex.com/bots", "baiduspider", "duckduckbot", "applebot",
-    "seznambot", "sogou", "exabot", "qwantify", "yeti/", "petalbot", "aspiegelbot",
-    # SEO crawlers, AI crawlers, archives
-    "ahrefsbot", "semrushbot", "mj12bot", "dotbot", "blexbot", "dataforseobot", "ccbot", "gptbot",
-    "chatgpt-user", "claudebot", "anthropic-ai", "perplexitybot", "bytespider", "amazonbot",
-    "ia_archiver", "archive.org_bot",
-    # HTTP libraries and command-line clients
-    "python-requests", "python-urllib", "aiohttp", "python-httpx", "curl/", "wget/", "libwww-perl",
-    "go-http-client", "java/", "okhttp", "apache-httpclient", "axios/", "node-fetch", "undici",
-    # headless browsers and automation
-    "headlesschrome", "phantomjs", "selenium", "puppeteer", "scrapy",
-    # uptime and performance monitors
-    "uptimerobot", "pingdom", "statuscake", "gtmetrix", "site24x7",
-)
-
-# Generic self-descriptions: "...bot", "crawler", "spider", "preview" and the "+http://" contact URL
-# that well-behaved robots carry. "cubot" is a phone brand (CUBOT NOTE 7), not a robot.
-_BOT_WORD = re.compile(r"(?<!cu)bots?(?:\b|_)")
-_GENERIC_BOT_WORDS: tuple[str, ...] = ("crawl", "spider", "scraper", "preview", "+http")
-# Split once so that the common case (a browser, no "bot" in it) skips half of the list.
-_BOT_TOKENS_WITH_BOT = tuple(token for token in BOT_TOKENS if "bot" in token)
-_BOT_TOKENS_WITHOUT_BOT = tuple(token for token in BOT_TOKENS if "bot" not in token)
 
 # Televisions, consoles, watches and media players: real people, but neither desktop nor mobile.
 _OTHER_DEVICE_TOKENS: tuple[str, ...] = (
@@ -97,6 +62,9 @@ class UserAgentInfo:
     device_type: str
     """One of "desktop", "mobile", "tablet", "bot", "other"."""
     is_bot: bool
+    bot_reason: str | None = None
+    """Why it is a bot, `source:name` (`crawler-user-agents:Googlebot`, `matomo:Semrush`,
+    `ua-parser:Spider`, `pulse:undici`); None for people."""
 
 
 # A missing User-Agent is not evidence of a bot: the tracker may simply not have sent the header
@@ -110,12 +78,6 @@ def _contains_any(text: str, tokens: tuple[str, ...]) -> bool:
         if token in text:
             return True
     return False
-
-
-def _is_bot_token(ua_lower: str) -> bool:
-    if "bot" in ua_lower and (_BOT_WORD.search(ua_lower) or _contains_any(ua_lower, _BOT_TOKENS_WITH_BOT)):
-        return True
-    return _contains_any(ua_lower, _BOT_TOKENS_WITHOUT_BOT) or _contains_any(ua_lower, _GENERIC_BOT_WORDS)
 
 
 def _device_type(ua_lower: str, os_family: str, device: ua_parser.Device | None) -> str:
@@ -157,9 +119,13 @@ class UserAgentParser:
     Spark executor rebuilds its own resolver and an empty cache).
     """
 
-    def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
-        """Build the resolver (about 0.3 s: the regexes compile once) and a cache of `cache_size`."""
+    def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE, bots: BotMatcher | None = None) -> None:
+        """Build the resolver (about 0.3 s: the regexes compile once) and a cache of `cache_size`.
+
+        `bots` defaults to the matcher of the bundled bot lists (compiled once per process).
+        """
         self._cache_size = cache_size
+        self._bots = bots or default_bot_matcher()
         if ua_parser.RegexResolver is not None:  # the ua-parser-rs backend
             self._resolver: ua_parser.Resolver = ua_parser.RegexResolver(ua_parser.load_lazy_builtins())
             self.backend = "regex (ua-parser-rs)"
@@ -201,11 +167,14 @@ class UserAgentParser:
         device = result.device
         os_family = os.family if os else "Other"
         ua_lower = ua.lower()
-        is_bot = (device is not None and device.family == "Spider") or _is_bot_token(ua_lower)
+        bot = self._bots.match(ua)
+        bot_reason = bot.reason if bot else (UA_PARSER_SPIDER if device and device.family == "Spider" else None)
+        is_bot = bot_reason is not None
         return UserAgentInfo(
             browser=browser.family[:MAX_FAMILY_LENGTH] if browser else "Other",
             browser_major=browser.major[:MAX_FAMILY_LENGTH] if browser and browser.major is not None else None,
             os=os_family[:MAX_FAMILY_LENGTH],
             device_type="bot" if is_bot else _device_type(ua_lower, os_family, device),
             is_bot=is_bot,
+            bot_reason=bot_reason,
         )

@@ -52,10 +52,10 @@ DIMENSION_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "dim_location": (("location_key", "bigint"), ("country_code", "text"), ("country_name", "text"),
                      ("region", "text"), ("city", "text")),
     "dim_referrer": (("referrer_key", "bigint"), ("referrer_url", "text"), ("referrer_domain", "text"),
-                     ("referrer_class", "text")),
+                     ("referrer_class", "text"), ("referrer_search_term", "text")),
     "dim_browser": (("browser_key", "bigint"), ("browser", "text")),
     "dim_os": (("os_key", "bigint"), ("os", "text")),
-    "dim_device_type": (("device_type_key", "bigint"), ("device_type", "text")),
+    "dim_device_type": (("device_type_key", "bigint"), ("device_type", "text"), ("bot_reason", "text")),
 }
 # Dimension tables and their column order (the names of DIMENSION_COLUMNS).
 DIMENSIONS: dict[str, tuple[str, ...]] = {
@@ -254,7 +254,10 @@ def _referrer(sent: str | None, page: PageUrl, env: ModelEnvironment, text: _Red
     referrer_url = text(referrer.url, env.hash_key)
     referrer_class = str(referrer.referrer_class)
     referrer_key = dim_key("referrer", referrer_url, referrer_class)
-    row = (referrer_key, referrer_url, text(referrer.domain, env.hash_key), referrer_class)
+    row = (
+        referrer_key, referrer_url, text(referrer.domain, env.hash_key), referrer_class,
+        text(referrer.search_term, env.hash_key),  # free text a person typed: through the privacy step
+    )
     return referrer_key, row, bounded_key(referrer_url)
 
 
@@ -264,9 +267,13 @@ def _agent(sent: str | None, env: ModelEnvironment, text: _Redact) -> tuple[Any,
     os_family = bounded_key(text(agent.os, env.hash_key))
     device_type = bounded_key(agent.device_type)
     browser_key, os_key = dim_key("browser", browser), dim_key("os", os_family)
-    device_type_key = dim_key("device_type", device_type)
+    # A person's row keeps the key it had before bot reasons existed; a bot's row is one per reason.
+    bot_reason = agent.bot_reason
+    device_type_key = (
+        dim_key("device_type", device_type, bot_reason) if bot_reason else dim_key("device_type", device_type)
+    )
     return (browser_key, (browser_key, browser), os_key, (os_key, os_family), device_type_key,
-            (device_type_key, device_type), agent.is_bot, browser, os_family)
+            (device_type_key, device_type, bot_reason), agent.is_bot, browser, os_family)
 
 
 def _as_sent(value: str | None, key: bytes) -> str | None:

@@ -251,6 +251,16 @@ def as_of(conn: psycopg.Connection) -> dict[str, str | None]:
     }
 
 
+# Bot events per rule (a scan of the facts' is_bot: `pulse stats` is an operator's read, not a KPI).
+# Rows loaded before migration 10 have no recorded reason and count as "unrecorded".
+_BOTS_BY_REASON = """
+SELECT coalesce(d.bot_reason, 'unrecorded') AS reason, count(*)::bigint
+FROM fact_event f JOIN dim_device_type d USING (device_type_key)
+WHERE f.is_bot
+GROUP BY 1 ORDER BY 2 DESC, 1
+"""
+
+
 def load_stats(conn: psycopg.Connection) -> dict[str, Any]:
     """Totals of what was loaded, skipped and quarantined, with counts by reason."""
     loaded, dups, quarantined, batches = conn.execute(
@@ -259,12 +269,15 @@ def load_stats(conn: psycopg.Connection) -> dict[str, Any]:
     reasons = conn.execute(
         "SELECT reason, sum(messages)::bigint FROM quarantine_summary GROUP BY reason ORDER BY reason"
     ).fetchall()
+    bots = conn.execute(_BOTS_BY_REASON).fetchall()
     return {
         "events_loaded": int(loaded),
         "duplicates_skipped": int(dups),
         "quarantined": int(quarantined),
         "quarantined_by_reason": {reason: int(n) for reason, n in reasons},
         "batches": int(batches),
+        "bot_events": sum(int(n) for _, n in bots),
+        "bot_events_by_reason": {reason: int(n) for reason, n in bots},
         "as_of": as_of(conn),
     }
 

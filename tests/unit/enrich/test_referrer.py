@@ -227,3 +227,34 @@ def test_classify_never_raises(text: str) -> None:
 def test_classify_with_page_never_raises(referrer: str, page_url: str) -> None:
     result = classify_referrer("https://" + referrer, parse_page_url("https://www.glamira.de/?" + page_url))
     assert isinstance(result.referrer_class, ReferrerClass)
+
+
+# Against the pinned referer-parser database (src/pulse/enrich/data/referers.yml): hosts pulse's typed lists
+# read as "other" before issue 14, and search terms from the parameter the database names per engine.
+@pytest.mark.parametrize(
+    ("url", "expected", "term"),
+    [
+        ("https://weibo.com/u/123", "social", None),
+        ("http://t.cn/abc", "social", None),
+        ("https://m.vk.com/wall", "social", None),
+        ("https://www.google.de/search?q=verlobungsring+gold", "search", "verlobungsring gold"),
+        ("https://yandex.ru/search/?text=%D0%BA%D0%BE%D0%BB%D1%8C%D1%86%D0%BE", "search", "кольцо"),
+        ("https://search.yahoo.com/search?p=rings", "search", "rings"),
+        ("https://www.bing.com/", "search", None),
+        ("https://mail.yahoo.com/d/folders/1", "email", None),
+        ("https://play.google.com/store", "other", None),
+    ],
+)
+def test_referrer_database_classes_and_terms(url: str, expected: str, term: str | None) -> None:
+    referrer = classify_referrer(url)
+    assert (str(referrer.referrer_class), referrer.search_term) == (expected, term)
+
+
+def test_referrer_database_lookup_walks_up_to_the_listed_domain() -> None:
+    from pulse.enrich.referer_db import default_referer_database
+
+    database = default_referer_database()
+    known = database.lookup("news.weibo.com")
+    assert known is not None and known.medium == "social"
+    assert database.lookup("example.invalid") is None
+    assert len(database.domains) > 2000

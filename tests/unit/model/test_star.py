@@ -254,3 +254,24 @@ def test_redaction_can_be_switched_off(enrichers: Enrichers) -> None:
     assert "p-product@example.org" in stored and "alice:s3cr3t" in stored
     assert "p-email-address@example.org" not in stored, "the hashed fields stay hashed"
     assert "198.51.100.11" not in stored, "the ip field stays truncated"
+
+
+def test_a_bot_row_carries_its_reason_and_a_person_keeps_the_key_it_had(enrichers: Enrichers) -> None:
+    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    person = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0"
+    batch = transform_batch(_messages([_view(user_agent=bot), _view(id="v-2", user_agent=person)]), enrichers, now=NOW)
+    bot_row, person_row = (_row(row) for row in batch.facts)
+    assert batch.dims["dim_device_type"][bot_row["device_type_key"]] == (  # type: ignore[index]
+        dim_key("device_type", "bot", "crawler-user-agents:Googlebot"), "bot", "crawler-user-agents:Googlebot",
+    )
+    # the key of a person's row is the one before bot reasons existed: old facts still join
+    assert person_row["device_type_key"] == dim_key("device_type", "desktop")
+    assert batch.dims["dim_device_type"][person_row["device_type_key"]][2] is None  # type: ignore[index]
+
+
+def test_a_search_referrer_row_carries_the_search_term_after_the_privacy_step(enrichers: Enrichers) -> None:
+    url = "https://www.google.de/search?q=ring+for+anna%40example.com"
+    batch = transform_batch(_messages([_view(referrer_url=url)]), enrichers, now=NOW)
+    (row,) = batch.dims["dim_referrer"].values()
+    assert row[3] == "search"
+    assert isinstance(row[4], str) and row[4].startswith("ring for ") and "anna@example.com" not in row[4]
