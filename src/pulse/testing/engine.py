@@ -13,6 +13,7 @@ from confluent_kafka import TopicPartition
 from pulse.settings import Settings
 from pulse.sources import kafka
 from pulse.warehouse.db import Access, connect
+from pulse.warehouse.folding import database_now, folded_since
 from pulse.warehouse.offsets import stored_offsets
 from pulse.warehouse.quality import load_totals
 
@@ -109,13 +110,9 @@ def wait_until_caught_up(settings: Settings, engine: EngineProcess, timeout: flo
 def wait_until_folded(settings: Settings, engine: EngineProcess | None = None, timeout: float = 120) -> None:
     """Return once every batch committed so far is in the rollups (the folder's `rollups_through` passed now)."""
     with connect(settings.database_url, access=Access.read, autocommit=True) as conn:
-        row = conn.execute("SELECT clock_timestamp()").fetchone()
-        assert row is not None
+        moment = database_now(conn)
         deadline = time.monotonic() + timeout
-        while True:
-            folded = conn.execute("SELECT folded_through >= %s FROM fold_progress", (row[0],)).fetchone()
-            if folded and folded[0]:
-                return
+        while not folded_since(conn, moment):
             assert engine is None or engine.alive(), f"the engine exited before folding: {engine.log()[-2000:]}"
             assert time.monotonic() < deadline, f"the rollups were not folded within {timeout:.0f} s"
             time.sleep(0.1)

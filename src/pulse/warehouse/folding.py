@@ -132,6 +132,20 @@ def _progress(conn: psycopg.Connection) -> tuple[int, int, datetime | None]:
     return int(row[0]), int(row[1]), row[2]
 
 
+def folded_since(conn: psycopg.Connection, moment: datetime) -> bool:
+    """True when every batch committed before `moment` (a database clock reading) is in the rollups."""
+    row = conn.execute("SELECT folded_through >= %s FROM fold_progress", (moment,)).fetchone()
+    return bool(row and row[0])
+
+
+def database_now(conn: psycopg.Connection) -> datetime:
+    """The database's clock (the one commit and fold times are read by)."""
+    row = conn.execute("SELECT clock_timestamp()").fetchone()
+    if row is None:
+        raise FoldError("the database returned no time")
+    return row[0]  # type: ignore[no-any-return]
+
+
 def rollups_through(conn: psycopg.Connection) -> datetime | None:
     """Every batch committed before this time is in the rollups (the KPIs' `as_of.rollups_through`)."""
     row = conn.execute("SELECT folded_through FROM fold_progress").fetchone()

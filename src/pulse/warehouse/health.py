@@ -21,7 +21,8 @@ SELECT newest_event_time, last_commit_at, extract(epoch FROM now() - newest_even
 FROM load_state
 """
 
-_CANARY_SEEN = "SELECT 1 FROM fact_event WHERE event_date = %s AND event_id = %s"
+# The ledger row commits in the same transaction as the fact (and is the facts' only index on event_id).
+_CANARY_SEEN = "SELECT 1 FROM event_ledger WHERE event_date = %s AND event_id = %s"
 
 _CANARY_RUN = """
 INSERT INTO canary_run (event_id, sent_at, seen_at, latency_ms, max_latency_ms, ok, detail)

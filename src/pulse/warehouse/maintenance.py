@@ -26,12 +26,12 @@ LOCK_TIMEOUT = "5s"
 DROP_ATTEMPTS = 4
 
 # Tables with a 15-minute `bucket` column whose name starts with rollup_ (found in the catalog, so a
-# rollup added by a later migration is pruned too).
+# rollup added by a later migration is pruned too); not the delta tables, which the folder empties every tick.
 _ROLLUP_TABLES = """
 SELECT c.table_name FROM information_schema.columns c
 JOIN information_schema.tables t USING (table_schema, table_name)
 WHERE c.table_schema = current_schema() AND c.column_name = 'bucket' AND t.table_type = 'BASE TABLE'
-  AND c.table_name LIKE 'rollup\\_%' ORDER BY 1
+  AND c.table_name LIKE 'rollup\\_%' AND c.table_name NOT LIKE '%\\_delta%' ORDER BY 1
 """
 
 

@@ -96,3 +96,8 @@ GRANT SELECT, UPDATE ON fold_progress TO pulse_loader;
 GRANT SELECT ON fold_progress TO pulse_reader;
 GRANT SELECT ON load_state TO pulse_loader, pulse_reader;
 REVOKE INSERT ON load_totals FROM pulse_loader;
+
+-- The facts carry no index the ledger already provides: event_ledger's primary key is the dedup check, and
+-- the canary's "is it queryable yet" probe reads the ledger row committed in the same transaction as the fact.
+DROP INDEX IF EXISTS fact_event_id_idx;
+GRANT SELECT ON event_ledger TO pulse_reader;
