@@ -46,7 +46,7 @@ class DeadLetter:
             return f"quarantine:{self.quarantine_id}"
         return f"{self.src_topic}:{self.src_partition}:{self.src_offset}"
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> list[tuple[str, str | bytes | None]]:
         """Why and where from, as Kafka headers (`pulse.*`); the value is the raw message as it arrived."""
         values: dict[str, Any] = {
             "pulse.reason": self.reason, "pulse.stage": self.stage, "pulse.detail": self.detail,
