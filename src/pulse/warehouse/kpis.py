@@ -19,6 +19,8 @@ from psycopg import sql
 
 from pulse.errors import BadRequestError, quoted
 from pulse.warehouse import rollups
+from pulse.warehouse.dead_letters import dead_letter_counts
+from pulse.warehouse.replay import replay_counts
 from pulse.warehouse.rollups import Grain, Rollup
 
 if TYPE_CHECKING:
@@ -261,6 +263,8 @@ def load_stats(conn: psycopg.Connection) -> dict[str, Any]:
         "quarantined": int(quarantined),
         "quarantined_by_reason": {reason: int(n) for reason, n in reasons},
         "batches": int(batches),
+        "dead_letters": dead_letter_counts(conn),
+        "replayed": replay_counts(conn),
         "as_of": as_of(conn),
     }
 
