@@ -16,15 +16,22 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
-from pulse.errors import TransientError
+from pulse.errors import PulseError, TransientError
 from pulse.settings import Settings
 from pulse.sources import kafka
 from pulse.warehouse.db import connect
-from pulse.warehouse.dead_letters import DeadLetter, mark_published, pending_dead_letters, try_publisher_lock
+from pulse.warehouse.dead_letters import (
+    DeadLetter,
+    dead_letter_counts,
+    mark_published,
+    pending_dead_letters,
+    try_publisher_lock,
+)
 from pulse.warehouse.errors import translate_errors
 
 log = logging.getLogger(__name__)
@@ -109,15 +116,16 @@ class DeadLetterPublisher:
                 return total
         return None if total.published == 0 else total
 
-    def run(self, stop: threading.Event, interval_s: float, on_round: Callable[[PublishRound], None] | None = None,
-            ) -> None:
-        """Publish every `interval_s` until `stop` is set (the engine's thread); failures are logged, retried."""
+    def run(self, stop: threading.Event, interval_s: float,
+            on_round: Callable[[PublishRound, dict[str, Any]], None] | None = None) -> None:
+        """Publish every `interval_s` until `stop` is set (the engine's thread); failures are logged and
+        retried. `on_round(round, counts)` after each round this process published (counts: pending, ...)."""
         while not stop.is_set():
             try:
                 done = self.publish_all()
-                if done is not None and on_round is not None:
-                    on_round(done)
-            except (TransientError, psycopg.Error, kafka.KafkaException) as exc:
+                if done is not None and on_round is not None and self._conn is not None:
+                    on_round(done, dead_letter_counts(self._conn))
+            except (PulseError, psycopg.Error, kafka.KafkaException) as exc:
                 log.warning("dead letters: %s (retrying in %g s)", exc, interval_s)
                 self._reset()
             stop.wait(interval_s)
@@ -226,3 +234,32 @@ def _tail_keys(reader: Consumer, topic: str, depth: int) -> set[bytes]:
             left.pop(partition, None)
     reader.unassign()
     return keys
+
+
+class DeadLetterThread:
+    """A publisher in a thread of the engine, every PULSE_DLQ_PUBLISH_INTERVAL_S; `stop()` ends it.
+
+    `on_counts(published now, pending, oldest pending age s)` after each round (the engine's metrics).
+    """
+
+    def __init__(self, settings: Settings, on_counts: Callable[[int, int, float | None], None]) -> None:
+        self._stop = threading.Event()
+        self._publisher = DeadLetterPublisher(settings)
+        self._on_counts = on_counts
+        self._thread = threading.Thread(target=self._run, args=(settings.dlq_publish_interval_s,),
+                                        name="pulse-dead-letters", daemon=True)
+        self._thread.start()
+
+    def _run(self, interval_s: float) -> None:
+        try:
+            self._publisher.run(self._stop, interval_s, on_round=lambda done, counts: self._on_counts(
+                done.published, counts["pending"], counts["oldest_pending_age_s"]))
+        except Exception:  # a bug here must not stop the engine; the rows stay pending, `pulse stats` shows them
+            log.exception("the dead-letter publisher stopped")
+        finally:
+            self._publisher.close()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Finish the round in flight, then end the thread."""
+        self._stop.set()
+        self._thread.join(timeout_s)
