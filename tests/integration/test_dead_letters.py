@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from confluent_kafka import TopicPartition
 
+from pulse.engines.native import NativeEngine
 from pulse.events.model import Rejection, RejectReason, SourceRef, Stage
 from pulse.model.star import StarBatch
 from pulse.settings import Settings
@@ -119,4 +120,20 @@ def test_kill_9_between_produce_and_mark_neither_loses_nor_duplicates(pipeline: 
     keys = [key for key, _, _ in _dead_letters(pipeline)]
     expected = {f"{r.source.topic}:{r.source.partition}:{r.source.offset}" for r in rejections if r.source}
     assert len(keys) == 45 and set(keys) == expected, "a dead letter is missing or doubled"
+    assert _pending(pipeline) == 0
+
+
+def test_the_engine_publishes_what_it_quarantines(pipeline: Settings) -> None:
+    bad = [b"{not json", b"", b'{"collection": "view_product_detail"}']
+    producer = kafka.producer(pipeline, client_id="test", delivery_timeout_s=30, linger_ms=0)
+    for i, raw in enumerate(bad):
+        producer.produce(pipeline.topic, raw, partition=i % 2)
+    assert producer.flush(30) == 0
+    NativeEngine(pipeline).run(until_idle=3)
+    with psycopg.connect(pipeline.database_url) as conn:
+        rows = conn.execute("SELECT src_topic || ':' || src_partition || ':' || src_offset, reason FROM quarantine"
+                            ).fetchall()
+    assert len(rows) == len(bad)
+    letters = {key: headers["pulse.reason"] for key, headers, _ in _dead_letters(pipeline)}
+    assert letters == dict(rows)
     assert _pending(pipeline) == 0

@@ -126,7 +126,7 @@ class DeadLetterPublisher:
                 if done is not None and on_round is not None and self._conn is not None:
                     on_round(done, dead_letter_counts(self._conn))
             except (PulseError, psycopg.Error, kafka.KafkaException) as exc:
-                log.warning("dead letters: %s (retrying in %g s)", exc, interval_s)
+                log.warning("dead letters not published: %s (next attempt in %g s)", exc, interval_s)
                 self._reset()
             stop.wait(interval_s)
 
@@ -254,12 +254,15 @@ class DeadLetterThread:
         try:
             self._publisher.run(self._stop, interval_s, on_round=lambda done, counts: self._on_counts(
                 done.published, counts["pending"], counts["oldest_pending_age_s"]))
+            self._publisher.publish_all()  # stopping: what the last batches quarantined too
+        except (PulseError, psycopg.Error, kafka.KafkaException) as exc:
+            log.warning("dead letters not published at stop: %s (the next publisher will)", exc)
         except Exception:  # a bug here must not stop the engine; the rows stay pending, `pulse stats` shows them
             log.exception("the dead-letter publisher stopped")
         finally:
             self._publisher.close()
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """Finish the round in flight, then end the thread."""
+        """Finish the round in flight and publish what is pending, then end the thread."""
         self._stop.set()
         self._thread.join(timeout_s)
