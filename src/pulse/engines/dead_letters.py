@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from pulse.errors import PulseError, TransientError
 from pulse.settings import Settings
@@ -42,6 +43,8 @@ DELIVERY_TIMEOUT_S = 30.0
 # whole payload stays in the quarantine table, headers say it was cut.
 MAX_VALUE_BYTES = 900_000
 TAIL_READ_TIMEOUT_S = 30.0
+_LEADERLESS = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+               KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 
 @dataclass(slots=True)
@@ -208,7 +211,7 @@ def _tail_keys(reader: Consumer, topic: str, depth: int) -> set[bytes]:
     ends: dict[int, int] = {}
     starts = []
     for partition in sorted(metadata.partitions):
-        low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        low, high = _watermarks(reader, TopicPartition(topic, partition))
         if high > low:
             ends[partition] = high
             starts.append(TopicPartition(topic, partition, max(low, high - depth)))
@@ -266,3 +269,19 @@ class DeadLetterThread:
         """Finish the round in flight and publish what is pending, then end the thread."""
         self._stop.set()
         self._thread.join(timeout_s)
+
+
+def _watermarks(reader: Consumer, partition: TopicPartition) -> tuple[int, int]:
+    """Low and high watermark; a partition whose leader is still being elected (a topic just created) is
+    asked again for up to TAIL_READ_TIMEOUT_S."""
+    deadline = time.monotonic() + TAIL_READ_TIMEOUT_S
+    while True:
+        try:
+            low, high = reader.get_watermark_offsets(partition, timeout=10)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            waits = error is not None and (error.retriable() or error.code() in _LEADERLESS)
+            if not waits or time.monotonic() > deadline:
+                raise TransientError(f"reading the tail of {partition.topic!r}: {exc}") from exc
+            time.sleep(0.2)

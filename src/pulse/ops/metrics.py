@@ -192,7 +192,9 @@ class EngineMetrics:
             "pulse_dlq_published", "Quarantine rows this process put on the dead-letter topic (and marked).",
             registry=r,
         )
-        self.dlq_pending = Gauge("pulse_dlq_pending", "Quarantine rows not yet on the dead-letter topic.", registry=r)
+        self.dlq_pending = Gauge(
+            "pulse_dlq_pending_messages", "Quarantine rows not yet on the dead-letter topic.", registry=r
+        )
         self.dlq_oldest_pending = Gauge(
             "pulse_dlq_oldest_pending_age_seconds",
             "Age of the oldest quarantine row not yet on the dead-letter topic; 0 when none is pending.", registry=r,
