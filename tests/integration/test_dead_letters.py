@@ -97,7 +97,7 @@ def test_every_quarantine_row_becomes_one_dead_letter_with_its_reason_and_coordi
             r.source.topic, str(r.source.partition), str(r.source.offset))
     assert _pending(pipeline) == 0
     stats = json.loads(pulse_cli(pipeline, "stats", "--format", "json").stdout)
-    assert stats["dead_letters"] == {"published": 7, "pending": 0, "oldest_pending_age_s": None}
+    assert stats["dead_letters"] == {"published": 7, "pending": 0, "oldest_pending_at": None}
 
 
 @pytest.mark.reliability

@@ -35,14 +35,18 @@ def publish(fmt: FormatOpt = OutputFormat.table) -> None:
 @app.command("status")
 def status(fmt: FormatOpt = OutputFormat.table) -> None:
     """Published, pending, and the age of the oldest pending dead letter."""
-    from pulse.warehouse.dead_letters import dead_letter_counts
+    from datetime import UTC, datetime
+
+    from pulse.warehouse.dead_letters import dead_letter_counts, oldest_pending_age_s
 
     with reader() as conn:
         doc = dead_letter_counts(conn)
+    age = oldest_pending_age_s(doc, datetime.now(UTC))
+    doc["oldest_pending_age_s"] = None if age is None else round(age, 1)
     if fmt is OutputFormat.json:
         print_json(doc)
         return
     table = Table(title="dead letters", show_header=False)
     for key, value in doc.items():
-        table.add_row(key, "-" if value is None else f"{value:,}")
+        table.add_row(key, "-" if value is None else f"{value:,}" if isinstance(value, int | float) else str(value))
     console.print(table)

@@ -63,7 +63,8 @@ def stats(fmt: FormatOpt = OutputFormat.table) -> None:
     for reason, n in doc["quarantined_by_reason"].items():
         table.add_row(f"  {reason}", f"{n:,}")
     for key, value in doc["dead_letters"].items():
-        table.add_row(f"dead letters {key}", "-" if value is None else f"{value:,}")
+        table.add_row(f"dead letters {key}", "-" if value is None else f"{value:,}" if isinstance(value, int) else
+                      str(value))
     for outcome, n in doc["replayed"].items():
         table.add_row(f"replayed: {outcome}", f"{n:,}")
     for key, value in doc["as_of"].items():

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -30,6 +31,7 @@ from pulse.warehouse.dead_letters import (
     DeadLetter,
     dead_letter_counts,
     mark_published,
+    oldest_pending_age_s,
     pending_dead_letters,
     try_publisher_lock,
 )
@@ -256,7 +258,7 @@ class DeadLetterThread:
     def _run(self, interval_s: float) -> None:
         try:
             self._publisher.run(self._stop, interval_s, on_round=lambda done, counts: self._on_counts(
-                done.published, counts["pending"], counts["oldest_pending_age_s"]))
+                done.published, counts["pending"], oldest_pending_age_s(counts, datetime.now(UTC))))
             self._publisher.publish_all()  # stopping: what the last batches quarantined too
         except (PulseError, psycopg.Error, kafka.KafkaException) as exc:
             log.warning("dead letters not published at stop: %s (the next publisher will)", exc)

@@ -19,7 +19,7 @@ _MARK = "UPDATE quarantine SET dlq_published_at = clock_timestamp() WHERE quaran
 _COUNTS = (
     "SELECT count(*) FILTER (WHERE dlq_published_at IS NOT NULL),"
     " count(*) FILTER (WHERE dlq_published_at IS NULL),"
-    " extract(epoch FROM clock_timestamp() - min(quarantined_at) FILTER (WHERE dlq_published_at IS NULL))"
+    " min(quarantined_at) FILTER (WHERE dlq_published_at IS NULL)"
     " FROM quarantine"
 )
 
@@ -76,7 +76,12 @@ def try_publisher_lock(conn: psycopg.Connection) -> bool:
 
 
 def dead_letter_counts(conn: psycopg.Connection) -> dict[str, Any]:
-    """Published, pending and the age in seconds of the oldest pending row (None when nothing is pending)."""
+    """Published, pending, and when the oldest pending row was quarantined (None when nothing is pending)."""
     published, pending, oldest = conn.execute(_COUNTS).fetchone() or (0, 0, None)
-    return {"published": int(published), "pending": int(pending),
-            "oldest_pending_age_s": None if oldest is None else round(float(oldest), 1)}
+    return {"published": int(published), "pending": int(pending), "oldest_pending_at": oldest}
+
+
+def oldest_pending_age_s(counts: dict[str, Any], now: datetime) -> float | None:
+    """Seconds since the oldest pending row was quarantined, from `dead_letter_counts` (None: none pending)."""
+    oldest = counts["oldest_pending_at"]
+    return None if oldest is None else max((now - oldest).total_seconds(), 0.0)
