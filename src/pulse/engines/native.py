@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from pulse.engines.committing import commit_isolating
 from pulse.engines.dead_letters import DeadLetterThread
-from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested
+from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested, start_folder
 from pulse.engines.stats import EngineStats
 from pulse.events.model import SourceRef
 from pulse.model.star import StarBatch
@@ -92,6 +92,7 @@ class NativeEngine(StoppableEngine):
         assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
+        folder = start_folder(settings, self.metrics)  # rollup deltas -> rollups, beside the writes
         dead_letters = self._start_dead_letters()
 
         def resume_offsets(topic: str) -> dict[int, int]:
@@ -134,6 +135,8 @@ class NativeEngine(StoppableEngine):
         finally:
             self._pending.put(None)  # let the committer finish what is queued, then stop
             committer.join()
+            if folder is not None:
+                folder.stop()  # after a last fold: the rollups hold every batch this engine committed
             if dead_letters is not None:
                 dead_letters.stop()
             self._commit_to_kafka(consumer)

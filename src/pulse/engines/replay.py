@@ -23,6 +23,7 @@ from pulse.model.star import StarBatch
 from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings
 from pulse.warehouse.db import connect
+from pulse.warehouse.folding import Folder
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 from pulse.warehouse.replay import Quarantined, count_candidates, mark_replayed, replay_candidates
 
@@ -58,7 +59,8 @@ def replay_quarantine(
     on_total: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
 ) -> ReplaySummary:
     """Replay the quarantine rows of `reason` quarantined since `since` (all when None) not yet loaded by a
-    replay. `dry_run` writes nothing. `on_total(rows)` once, then `on_progress(rows done)` per batch."""
+    replay. `dry_run` writes nothing. `on_total(rows)` once, then `on_progress(rows done)` per batch. When
+    events loaded (and PULSE_FOLD_IN_ENGINE), one fold at the end brings them into the rollups the KPIs read."""
     enrichers = enrichers or Enrichers.from_settings(settings)
     summary = ReplaySummary(dry_run=dry_run)
     reads = connect(settings.loader_url, setting=settings.loader_url_setting)
@@ -74,7 +76,7 @@ def replay_quarantine(
                                       limit=max(batch_size - len(deferred), 1))
             rows, deferred = deferred + fresh, list[Quarantined]()
             if not rows:
-                return summary
+                break
             after = max([after, *(r.quarantine_id for r in fresh)])
             outcomes, batch = _outcomes(rows, enrichers)
             ready = [r for r in rows if not _batch_bound(outcomes[r.quarantine_id])]
@@ -87,6 +89,18 @@ def replay_quarantine(
     finally:
         loader.close()
         reads.close()
+    if not dry_run and settings.fold_in_engine:
+        _fold(settings)  # the KPIs read the rollups: the replayed events count there now, not at the next fold
+    return summary
+
+
+def _fold(settings: Settings) -> None:
+    folder = Folder(settings.loader_url, url_setting=settings.loader_url_setting,
+                    statement_timeout_s=settings.commit_timeout_s)
+    try:
+        folder.fold()
+    finally:
+        folder.close()
 
 
 def _outcomes(rows: list[Quarantined], enrichers: Enrichers) -> tuple[dict[int, Rejection | None], StarBatch]:
