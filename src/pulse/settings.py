@@ -208,6 +208,11 @@ class Settings(BaseSettings):
         default=90, ge=1, le=36_500,
         description="pulse maintain deletes quarantined messages older than this many days."
     )
+    dlq_publish_interval_s: float = Field(
+        default=1.0, ge=0, le=3600,
+        description="The native engine produces new quarantine rows to the dead-letter topic <topic>.dlq this"
+        " often (seconds); 0: it does not, `pulse dlq publish` does.",
+    )
     partition_days_ahead: int = Field(
         default=7, ge=0, le=366, description="pulse maintain creates the daily fact partitions this far ahead."
     )

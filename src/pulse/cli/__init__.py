@@ -1,7 +1,8 @@
 """The `pulse` command line: a thin layer over the library, one module per area, each only parsing and rendering.
 
     stack.py     stack up|down|status          warehouse.py  migrate, maintain, fold
-    pipeline.py  run, spark, produce, replay   reads.py      kpi, stats, quarantine
+    pipeline.py  run, spark, produce, replay   reads.py      kpi, stats
+    quarantine.py  quarantine [replay]         dlq.py        dlq publish|status
     serve.py     serve, collect, demo          ops.py        health, canary, dq, prometheus
     alert.py     alert send|test               superset.py   superset up|provision
 
@@ -16,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.text import Text
 
-from pulse.cli import alert, ops, pipeline, reads, serve, stack, superset, warehouse
+from pulse.cli import alert, dlq, ops, pipeline, quarantine, reads, serve, stack, superset, warehouse
 from pulse.cli.common import err_console
 from pulse.errors import PulseError, operator_message, quoted
 from pulse.settings import load_settings
@@ -54,12 +55,14 @@ def _main(
 
 # In this order in `pulse --help`; the groups follow.
 for _command in (
-    warehouse.migrate, pipeline.run, pipeline.produce, pipeline.replay, reads.kpi, reads.stats, reads.quarantine,
+    warehouse.migrate, pipeline.run, pipeline.produce, pipeline.replay, reads.kpi, reads.stats,
     serve.demo, serve.collect, serve.serve, ops.prometheus, ops.health, ops.canary, warehouse.maintain, warehouse.fold,
     ops.dq,
     pipeline.spark,
 ):
     app.command()(_command)
+app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(dlq.app, name="dlq")
 app.add_typer(stack.app, name="stack")
 app.add_typer(alert.app, name="alert")
 app.add_typer(superset.app, name="superset")

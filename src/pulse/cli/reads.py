@@ -1,4 +1,4 @@
-"""`pulse kpi`, `pulse stats`, `pulse quarantine`: answers read from the warehouse, as tables or JSON."""
+"""`pulse kpi`, `pulse stats`: answers read from the warehouse, as tables or JSON."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from pulse.cli.common import FormatOpt, OutputFormat, cli_settings, console, owner, print_json, reader
+from pulse.cli.common import FormatOpt, OutputFormat, cli_settings, console, print_json, reader
 
 if TYPE_CHECKING:
     from pulse.warehouse.kpis import KpiWindow
-
-QUARANTINE_COLUMNS = ("quarantine_id", "quarantined_at", "reason", "detail", "src_partition", "src_offset", "raw")
-
 
 def kpi(
     name: Annotated[str, typer.Argument(help="top-products, top-countries, top-referrers, stores-by-country,"
@@ -68,27 +65,11 @@ def stats(fmt: FormatOpt = OutputFormat.table) -> None:
     table.add_row("bot_events", f"{doc['bot_events']:,}")
     for reason, n in doc["bot_events_by_reason"].items():
         table.add_row(f"  {reason}", f"{n:,}")
+    for key, value in doc["dead_letters"].items():
+        table.add_row(f"dead letters {key}", "-" if value is None else f"{value:,}" if isinstance(value, int) else
+                      str(value))
+    for outcome, n in doc["replayed"].items():
+        table.add_row(f"replayed: {outcome}", f"{n:,}")
     for key, value in doc["as_of"].items():
         table.add_row(key, str(value))
-    console.print(table)
-
-
-def quarantine(
-    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
-    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
-    fmt: FormatOpt = OutputFormat.table,
-) -> None:
-    """List rejected messages with their reason (needs the owner connection: raw payloads are private)."""
-    from pulse.warehouse.quarantine import list_quarantine
-
-    with owner() as conn:
-        rows = list_quarantine(conn, reason, limit)
-    if fmt is OutputFormat.json:
-        print_json(rows)
-        return
-    table = Table(title=f"quarantine (newest {limit})")
-    for col in QUARANTINE_COLUMNS:
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(str(row[c]) for c in QUARANTINE_COLUMNS))
     console.print(table)

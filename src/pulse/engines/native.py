@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from pulse.engines.committing import commit_isolating
+from pulse.engines.dead_letters import DeadLetterThread
 from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested, start_folder
 from pulse.engines.stats import EngineStats
 from pulse.events.model import SourceRef
@@ -92,6 +93,7 @@ class NativeEngine(StoppableEngine):
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
         folder = start_folder(settings, self.metrics)  # rollup deltas -> rollups, beside the writes
+        dead_letters = self._start_dead_letters()
 
         def resume_offsets(topic: str) -> dict[int, int]:
             self._pending.join()  # batches in flight first: their offsets are the resume point
@@ -135,6 +137,8 @@ class NativeEngine(StoppableEngine):
             committer.join()
             if folder is not None:
                 folder.stop()  # after a last fold: the rollups hold every batch this engine committed
+            if dead_letters is not None:
+                dead_letters.stop()
             self._commit_to_kafka(consumer)
             consumer.close()
             try:
@@ -145,6 +149,12 @@ class NativeEngine(StoppableEngine):
             log.info("engine stopped", extra={f"pulse.engine.{k}": v for k, v in self.stats.as_dict().items()})
         self._raise_committer_failure()
         return self.stats
+
+    def _start_dead_letters(self) -> DeadLetterThread | None:
+        """The dead-letter publisher in the background (PULSE_DLQ_PUBLISH_INTERVAL_S; 0: none)."""
+        if not self.settings.dlq_publish_interval_s:
+            return None
+        return DeadLetterThread(self.settings, self.metrics.dead_letters)
 
     def _process(self, consumer: Consumer, records: list[Message]) -> None:
         started = time.monotonic()

@@ -36,6 +36,7 @@ from typing import Any
 
 import psycopg
 
+from pulse.engines.dead_letters import DeadLetterThread
 from pulse.engines.runtime import StoppableEngine, start_folder
 from pulse.engines.spark_tasks import SUMMARY_SCHEMA, ExecutorConfig, commit_partition
 from pulse.engines.stats import EngineStats
@@ -324,7 +325,11 @@ def run_spark(
         max_offsets_per_trigger=max_offsets_per_trigger,
     )
     engine.install_signal_handlers()
+    # The driver publishes the dead letters the executors quarantined (PULSE_DLQ_PUBLISH_INTERVAL_S; 0: none).
+    dead_letters = DeadLetterThread(settings, lambda *_: None) if settings.dlq_publish_interval_s else None
     try:
         return engine.run(until_idle=until_idle)
     finally:
+        if dead_letters is not None:
+            dead_letters.stop()
         session.stop()

@@ -203,6 +203,17 @@ class EngineMetrics:
             "pulse_engine_folded_through_timestamp_seconds",
             "Every batch committed before this time (Unix) is in the rollups the KPIs read.", registry=r,
         )
+        self.dlq_published = Counter(
+            "pulse_dlq_published", "Quarantine rows this process put on the dead-letter topic (and marked).",
+            registry=r,
+        )
+        self.dlq_pending = Gauge(
+            "pulse_dlq_pending_messages", "Quarantine rows not yet on the dead-letter topic.", registry=r
+        )
+        self.dlq_oldest_pending = Gauge(
+            "pulse_dlq_oldest_pending_age_seconds",
+            "Age of the oldest quarantine row not yet on the dead-letter topic; 0 when none is pending.", registry=r,
+        )
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         GCCollector(registry=r)
@@ -259,6 +270,12 @@ class EngineMetrics:
     def retrying(self, what: str, seconds: float) -> None:
         """The engine has been retrying `what` for `seconds` (0: it succeeded or gave up)."""
         self.retrying_now.labels(DATABASE_OPERATIONS.get(what, "other")).set(seconds)
+
+    def dead_letters(self, published: int, pending: int, oldest_pending_age_s: float | None) -> None:
+        """A dead-letter round: rows published now, and what is pending after it."""
+        self.dlq_published.inc(published)
+        self.dlq_pending.set(pending)
+        self.dlq_oldest_pending.set(oldest_pending_age_s or 0)
 
     def kafka_error(self, kind: str) -> None:
         """librdkafka reported an error it recovers from (`client` or `consume`)."""

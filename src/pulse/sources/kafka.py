@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from pulse.errors import TerminalError
 from pulse.ops.logging import LIBRDKAFKA_LOG
@@ -99,6 +99,40 @@ def admin(
 ) -> AdminClient:
     """An admin client (metadata, offsets); quiet by default: its callers report what failed."""
     return AdminClient(client_config(source, client_id=client_id, quiet=quiet, timeout_s=timeout_s))
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The dead-letter topic of `topic`: every message quarantined from it is also produced there."""
+    return f"{topic}.dlq"
+
+
+def ensure_topic(
+    client: AdminClient, name: str, partitions: int, *, timeout: float = 30.0,
+    on_create: Callable[[str], None] | None = None,
+) -> int:
+    """Create topic `name` with `partitions` partitions if missing, wait until every partition has a leader,
+    and return its partition count (an existing topic is left as it is). `on_create` hears "creating ..."."""
+    found = client.list_topics(timeout=10).topics.get(name)
+    if found is None or found.error is not None:
+        if on_create is not None:
+            on_create(f"creating topic {name!r} with {partitions} partitions")
+        try:
+            client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
+                                 operation_timeout=timeout)[name].result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TerminalError(f"could not create topic {name!r}: {exc}") from exc
+    # Creation returns before every partition has a leader; producers want leaders.
+    deadline = time.monotonic() + timeout
+    while True:
+        topic = client.list_topics(topic=name, timeout=5).topics.get(name)
+        if topic is not None and topic.error is None and topic.partitions and all(
+            p.leader >= 0 for p in topic.partitions.values()
+        ):
+            return len(topic.partitions)
+        if time.monotonic() > deadline:
+            raise TerminalError(f"topic {name!r} has no leaders after {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def create_consumer(
@@ -218,5 +252,5 @@ def _reason(error: KafkaError) -> str:
     return found.group(1) if found else text
 
 
-__all__ = ["KafkaException", "KafkaOutage", "admin", "client_config", "consumer", "create_consumer", "message_error",
-           "producer"]
+__all__ = ["KafkaException", "KafkaOutage", "admin", "client_config", "consumer", "create_consumer",
+           "dead_letter_topic", "ensure_topic", "message_error", "producer"]

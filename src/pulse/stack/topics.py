@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
-from pulse.errors import ConfigError, TerminalError
+from pulse.errors import ConfigError
 from pulse.settings import Settings
 from pulse.sources import kafka
 from pulse.stack.proc import LOCAL_HOSTS, Progress, say
@@ -43,35 +42,17 @@ def metadata_probe(settings: Settings) -> Callable[[], bool]:
 
 
 def ensure_topic(settings: Settings, progress: Progress | None = None, timeout: float = 30.0) -> int:
-    """Create settings.topic with settings.topic_partitions partitions if missing; return its partitions.
+    """Create settings.topic with settings.topic_partitions partitions if missing, and its dead-letter topic
+    (`<topic>.dlq`, as many partitions); return the topic's partitions.
 
     An existing topic is left as it is, whatever its partition count.
     """
     admin = _admin(settings)
-    partitions = topic_partitions(settings, admin=admin)
-    if partitions is None:
-        say(progress, f"creating topic {settings.topic!r} with {settings.topic_partitions} partitions")
-        new = NewTopic(settings.topic, num_partitions=settings.topic_partitions, replication_factor=1)
-        try:
-            admin.create_topics([new], operation_timeout=timeout)[settings.topic].result(timeout)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise TerminalError(f"could not create topic {settings.topic!r}: {exc}") from exc
-    # Creation returns before every partition has a leader; producers want leaders.
-    deadline = time.monotonic() + timeout
-    while True:
-        metadata = admin.list_topics(topic=settings.topic, timeout=5)
-        topic = metadata.topics.get(settings.topic)
-        if (
-            topic is not None
-            and topic.error is None
-            and topic.partitions
-            and all(p.leader >= 0 for p in topic.partitions.values())
-        ):
-            return len(topic.partitions)
-        if time.monotonic() > deadline:
-            raise TerminalError(f"topic {settings.topic!r} has no leaders after {timeout:.0f} s")
-        time.sleep(0.2)
+    partitions = kafka.ensure_topic(admin, settings.topic, settings.topic_partitions, timeout=timeout,
+                                    on_create=lambda line: say(progress, line))
+    kafka.ensure_topic(admin, kafka.dead_letter_topic(settings.topic), partitions, timeout=timeout,
+                       on_create=lambda line: say(progress, line))
+    return partitions
 
 
 def topic_partitions(settings: Settings, admin: AdminClient | None = None) -> int | None:

@@ -19,6 +19,8 @@ from psycopg import sql
 
 from pulse.errors import BadRequestError, quoted
 from pulse.warehouse import rollups
+from pulse.warehouse.dead_letters import dead_letter_counts
+from pulse.warehouse.replay import replay_counts
 from pulse.warehouse.rollups import Grain, Rollup
 
 if TYPE_CHECKING:
@@ -278,6 +280,8 @@ def load_stats(conn: psycopg.Connection) -> dict[str, Any]:
         "batches": int(batches),
         "bot_events": sum(int(n) for _, n in bots),
         "bot_events_by_reason": {reason: int(n) for reason, n in bots},
+        "dead_letters": dead_letter_counts(conn),
+        "replayed": replay_counts(conn),
         "as_of": as_of(conn),
     }
 
