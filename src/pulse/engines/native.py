@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from pulse.engines.batching import BatchPolicy, collect_batch
 from pulse.engines.committing import commit_isolating
-from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested
+from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested, freeze_warm_heap
 from pulse.engines.stats import EngineStats
 from pulse.events.model import SourceRef
 from pulse.model.star import StarBatch
@@ -29,6 +30,8 @@ from pulse.warehouse.heartbeat import EngineIdentity
 from pulse.warehouse.loader import BatchResult, Messages, WarehouseLoader
 
 log = logging.getLogger(__name__)
+
+WARM_UP_BATCHES = 3  # after these the enrichers' tables and caches are loaded: the heap is frozen (runtime.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ class NativeEngine(StoppableEngine):
         self._on_batch = on_batch
         # One batch may wait while another commits: memory stays bounded at two batches.
         self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=1)
+        self._batching = BatchPolicy(settings.batch_max_events, settings.batch_max_wait_ms / 1000)
+        self._transformed = 0  # batches handed to the committer, for the heap freeze after the warm-up
         self._committed_offsets: dict[tuple[str, int], int] = {}
         self._failure: Exception | None = None
         self._abandoned = False  # stopped while retrying: later batches are dropped, never committed out of order
@@ -111,9 +116,7 @@ class NativeEngine(StoppableEngine):
                 self._raise_committer_failure()
                 self._commit_to_kafka(consumer)
                 self.metrics.refresh_lag(consumer)
-                messages = consumer.consume(
-                    num_messages=settings.batch_max_events, timeout=settings.batch_max_wait_ms / 1000
-                )
+                messages = collect_batch(consumer, self._batching, self._committer_busy)
                 records = [m for m in messages if message_error(m) is None]
                 for m in messages:
                     if m.error() is not None:
@@ -159,6 +162,13 @@ class NativeEngine(StoppableEngine):
         self._pending.put(
             _Pending(batch, offsets, len(records), started, raw, kafka_times_ms, self.identity.next_batch_id(), now)
         )
+        self._transformed += 1
+        if self._transformed == WARM_UP_BATCHES:
+            freeze_warm_heap()
+
+    def _committer_busy(self) -> bool:
+        """A batch is committing or queued: the next one may keep growing (engines/batching.py)."""
+        return self._pending.unfinished_tasks > 0
 
     def _commit_loop(self) -> None:
         """The committer thread: one transaction per batch, in order, retried until it lands."""
