@@ -8,7 +8,8 @@ and the commit; the poll interval bounds the resolution. A second thread samples
 topic not yet committed in the warehouse) every BACKLOG_EVERY_S: it grows when the engine does not keep up.
 
 Alone: .venv/bin/python bench/freshness.py [--rates 1000,10000] [--seconds 60] [--engine-src DIR]
-(own Kafka + PostgreSQL; `--engine-src /work/main/src` runs the engine of another checkout: before/after).
+(own Kafka + PostgreSQL). Before/after: `git archive COMMIT src | tar -x -C DIR`, then `--engine-src DIR/src`
+runs that commit's engine under the same benchmark.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The native engine: poll a micro-batch -> transform with the pure core -> commit it in one txn.
 
 Two stages overlap: while a committer thread writes batch N to PostgreSQL (waiting on I/O), the main
-thread polls and transforms batch N+1. Batches commit strictly in order, each with its offsets.
+thread polls and transforms batch N+1. Batches commit strictly in order, each with its offsets. A batch closes
+as soon as the committer is free and grows while it is busy (batching.py): small and fresh at low rates, large
+at high ones. Several engines in one consumer group: `pulse run --processes N` (processes.py).
 """
 
 from __future__ import annotations
