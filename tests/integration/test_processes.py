@@ -24,6 +24,10 @@ def test_two_processes_share_the_partitions_and_load_every_event_once(pipeline: 
         code = supervisor.wait(600)
         assert code == 0, supervisor.log()[-2000:]
         parent = supervisor.process.pid
+        log = supervisor.log()
+    with psycopg.connect(pipeline.database_url) as conn:
+        refused = conn.execute("SELECT reason, detail, count(*) FROM quarantine GROUP BY 1, 2").fetchall()
+    assert refused == [], f"valid events quarantined: {refused}; {log[-3000:]}"
     _assert_exactly_once(pipeline, _expected_ids(seed, EVENTS))
     with psycopg.connect(pipeline.database_url) as conn:
         engines = conn.execute(
