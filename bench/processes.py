@@ -60,8 +60,8 @@ def main() -> None:
         stack_up(settings)
         settings = settings.using_passfile(pgpass_path(settings))
         topic = f"procs_{uuid.uuid4().hex[:6]}"
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).create_topics(
-            [NewTopic(topic, PARTITIONS, 1)])[topic].result(timeout=30)
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})  # kept alive until the topic exists
+        admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(timeout=30)
         produce_synthetic(settings.model_copy(update={"topic": topic}), count=args.events, rate=None, seed=42,
                           progress=True, start=suite.START)
         for n in (int(p) for p in args.processes.split(",")):
