@@ -95,7 +95,9 @@ class NativeEngine(StoppableEngine):
         except StopRequested:
             log.info("stopped before the warehouse could be reached: nothing was read")
             return self.stats
-        assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
+        # the idle clock starts once the group gave us partitions, and again at each later assignment: partitions
+        # handed over by another engine of the group (--processes) are read before an idle exit
+        assigned_at: list[float] = []
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
 
@@ -125,7 +127,7 @@ class NativeEngine(StoppableEngine):
                         log.warning("kafka: %s", m.error().str())  # type: ignore[union-attr]
                         self.metrics.kafka_error("consume")
                 if not records:
-                    quiet_since = max(last_message, assigned_at[0] if assigned_at else time.monotonic())
+                    quiet_since = max(last_message, assigned_at[-1] if assigned_at else time.monotonic())
                     if until_idle is not None and time.monotonic() - quiet_since >= until_idle:
                         log.info("idle for %.1f s: exiting", until_idle)
                         break
