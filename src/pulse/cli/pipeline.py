@@ -11,6 +11,7 @@ from pulse.cli.common import cli_settings, console
 
 
 def run(
+    ctx: typer.Context,
     until_idle: Annotated[
         float | None, typer.Option(help="Exit after this many seconds without new messages.")
     ] = None,
@@ -34,7 +35,9 @@ def run(
     if processes > 1:
         from pulse.engines.processes import Supervisor
 
-        supervisor = Supervisor(settings, processes, until_idle=until_idle, metrics_port=port)
+        options = ctx.parent.params if ctx.parent is not None else {}  # the children log as the parent does
+        supervisor = Supervisor(settings, processes, until_idle=until_idle, metrics_port=port, pulse_options=[
+            f"--{name.replace('_', '-')}={options[name]}" for name in ("log_level", "log_format") if name in options])
         supervisor.install_signal_handlers()
         console.print(f"supervising {processes} engine processes in consumer group {settings.consumer_group}")
         raise typer.Exit(supervisor.run())

@@ -109,6 +109,7 @@ class Supervisor(StoppableEngine):
     metrics_port: int = 0
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     parent_services: list[ParentService] = field(default_factory=list)
+    pulse_options: Sequence[str] = ()  # options of `pulse` itself for the children (--log-level=WARNING)
     spawn: Callable[[Sequence[str], Mapping[str, str]], subprocess.Popen[bytes]] | None = None
     first_restart_delay_s: float = FIRST_RESTART_DELAY_S
     max_failures: int = MAX_FAILURES
@@ -121,7 +122,8 @@ class Supervisor(StoppableEngine):
         self._child_env = {**self.env, **CHILD_ENV}
 
     def _child_argv(self, metrics_port: int) -> list[str]:
-        argv = [sys.executable, "-m", "pulse.cli", "run", "--supervised", "--metrics-port", str(metrics_port)]
+        argv = [sys.executable, "-m", "pulse.cli", *self.pulse_options, "run", "--supervised",
+                "--metrics-port", str(metrics_port)]
         return argv + (["--until-idle", str(self.until_idle)] if self.until_idle is not None else [])
 
     def run(self) -> int:

@@ -85,7 +85,7 @@ def test_each_child_gets_its_own_metrics_port() -> None:
 
 
 def test_children_run_without_the_folder_with_port_plus_i_and_stop_cleanly_on_request(tmp_path: Path) -> None:
-    sup, logs = _supervisor(tmp_path, ["serve", "serve"])
+    sup, logs = _supervisor(tmp_path, ["serve", "serve"], pulse_options=["--log-level=WARNING"])
     stopper = _stop_when(sup, lambda: all(_runs(log) for log in logs))
     assert sup.run() == 0
     stopper.join()
@@ -96,6 +96,7 @@ def test_children_run_without_the_folder_with_port_plus_i_and_stop_cleanly_on_re
         argv = run["argv"]
         assert isinstance(argv, list)
         assert argv[argv.index("--metrics-port") + 1] == str(FIRST_PORT + i)
+        assert argv[:4] == ["-m", "pulse.cli", "--log-level=WARNING", "run"]  # logging as the parent's
     assert sup.pids() == [None, None]  # all reaped
 
 
