@@ -167,7 +167,7 @@ def replicate(settings: Settings, day: date, replicas: list[tuple[int, int]], la
                 conn.execute(_COPY_FACTS, params)
                 for table in ROLLUPS:
                     conn.execute(_copy_rollup(table), params)
-                conn.execute("UPDATE load_state SET events_loaded = events_loaded + (SELECT count(*) FROM bench_base)")
+                conn.execute("UPDATE load_totals SET events_loaded = events_loaded + (SELECT count(*) FROM bench_base)")
             bar.advance(task)
         task = bar.add_task("local-day rollups, statistics", total=1)
         conn.execute("SELECT pulse_rebuild_kpi_zone('UTC')")

@@ -116,6 +116,16 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=3600,
         description="Longest a statement of a batch transaction may run before it is cancelled and retried.",
     )
+    fold_in_engine: bool = Field(
+        default=True,
+        description="Run the folder (rollup deltas -> rollups) inside `pulse run` and `pulse spark`. Turn it off"
+        " when one `pulse fold` serves several engines; exactly one folder works at a time either way.",
+    )
+    fold_interval_s: float = Field(
+        default=0.25, gt=0, le=60,
+        description="How often the folder folds the rollup deltas: the KPIs lag the facts by about this much"
+        " (their as_of says by how much: rollups_through).",
+    )
 
     # --- collector (pulse collect) -----------------------------------------------------------
     collect_host: str = Field(default="127.0.0.1", description="Address the HTTP collector listens on.")

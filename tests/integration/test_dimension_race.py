@@ -1,6 +1,6 @@
-"""Several loaders committing the same NEW dimension rows at the same moment: nothing is refused, every count
-is exact (the race that quarantined whole valid batches: a unique violation on a constraint ON CONFLICT did
-not name)."""
+"""Several loaders committing the same NEW dimension rows at the same moment, while the folder folds their
+rollup deltas: nothing is refused, every count is exact (the race that quarantined whole valid batches: a
+unique violation on a constraint ON CONFLICT did not name)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from pulse.events.model import SourceRef
 from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings
+from pulse.warehouse.folding import Folder, FolderLoop, FolderThread
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 
 pytestmark = pytest.mark.integration
@@ -65,6 +66,9 @@ def test_concurrent_loaders_never_refuse_a_new_dimension_row(pipeline: Settings)
         with lock:
             results.append(result)
 
+    folds: list[int] = []
+    folder = FolderThread(FolderLoop(Folder(pipeline.loader_url), 0.02, on_fold=lambda f: folds.append(f.batches)))
+    folder.start()  # folds between and during the rounds (its last fold after stop() folds the rest)
     try:
         for round_no in range(ROUNDS):
             barrier = threading.Barrier(LOADERS)
@@ -76,6 +80,7 @@ def test_concurrent_loaders_never_refuse_a_new_dimension_row(pipeline: Settings)
     finally:
         for loader in loaders:
             loader.close()
+        folder.stop()
 
     assert not failures, f"{len(failures)} commits refused, first: {failures[0]!r}"
     expected = LOADERS * ROUNDS * EVENTS_PER_BATCH
@@ -91,3 +96,5 @@ def test_concurrent_loaders_never_refuse_a_new_dimension_row(pipeline: Settings)
     facts, quarantined, products, hours, days, rollup, state = counts
     assert (facts, quarantined, products, hours, rollup, state) == (expected, 0, ROUNDS, ROUNDS, expected, expected)
     assert 1 <= days <= 4
+    assert sum(folds) == LOADERS * ROUNDS, "every batch's deltas folded exactly once"
+    assert len([n for n in folds if n]) > 1, "the folder folded while the loaders wrote"

@@ -110,7 +110,8 @@ def test_cli_read_commands_answer_in_json(pipeline: Settings, fixture: Fixture, 
     assert top.returncode == 0, top.stderr
     answer = json.loads(top.stdout)
     assert answer["rows"] == expected_kpis(fixture, DAY, "UTC", "DE", "101")["top-countries"]
-    assert set(answer["as_of"]) == {"newest_event_time", "last_commit_at"}
+    assert set(answer["as_of"]) == {"newest_event_time", "last_commit_at", "rollups_through"}
+    assert answer["as_of"]["rollups_through"] >= answer["as_of"]["last_commit_at"], "the engine folded at its stop"
     stats = json.loads(pulse_cli(pipeline, "stats", "--format", "json").stdout)
     assert stats["events_loaded"] == len(fixture.valid)
     listed = json.loads(pulse_cli(pipeline, "quarantine", "--limit", "500", "--format", "json").stdout)
@@ -160,7 +161,7 @@ def test_the_loader_and_the_api_run_without_jit(pipeline: Settings) -> None:
 
 def test_reader_sessions_are_read_only_whatever_role_they_log_in_as(pipeline: Settings) -> None:
     """Readers cannot write by mistake, even on the owner's URL (the default when no reader URL is set)."""
-    harmless_write = "UPDATE load_state SET batches = batches"
+    harmless_write = "UPDATE load_totals SET batches = batches"
     with connect(pipeline.database_url, access=Access.read, autocommit=True) as owner_reading:
         assert owner_reading.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):

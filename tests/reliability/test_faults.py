@@ -68,6 +68,26 @@ def test_kill_9_at_random_moments(workspace: Settings, scale: Scale, report_row:
         _finish(workspace, engine, sent, report_row)
 
 
+def test_kill_9_of_the_folder_at_random_moments(workspace: Settings, scale: Scale, report_row: Row) -> None:
+    report_row.scenario = "kill -9 of the folder (`pulse fold`) at random moments while the engine loads"
+    sent = send(workspace, mixed(seed=26, synthetic_count=scale.kill_events, now=time.time()))
+    total = end_offsets(workspace)
+    rng = random.Random(26)
+    mid_stream = 0
+    alone = {**engine_env(workspace), "PULSE_FOLD_IN_ENGINE": "false"}
+    with EngineProcess(alone) as engine:
+        for _ in range(scale.kills):
+            with EngineProcess(alone, "--interval", "0.05", command="fold") as folder:
+                time.sleep(rng.uniform(0.3, 3.0))  # start-up, between folds, or inside one
+                mid_stream += offsets_consumed(workspace) < total
+                folder.kill()
+        report_row.faults = f"{scale.kills} × kill -9 of the folder ({mid_stream} before the end of the topic)"
+        assert mid_stream >= 1, "the engine reached the end of the topic before the first kill"
+        with EngineProcess(alone, "--interval", "0.05", command="fold") as folder:
+            _finish(workspace, engine, sent, report_row)
+            folder.stop()
+
+
 def _second_wave(settings: Settings, seed: int) -> list[Sent]:
     """More traffic sent during or right after a fault, so the engine must get through it to load it."""
     return send(settings, mixed(seed=seed, synthetic_count=1000, now=time.time()))
@@ -139,9 +159,10 @@ def test_kafka_restarts(workspace: Settings, stack: Settings, scale: Scale, repo
 @contextmanager
 def commits_stalled(settings: Settings) -> Iterator[None]:
     """Every batch commit of the workspace fails transiently while the database itself stays up: a session
-    holds load_state locked against updates, so the engine's statements time out (PULSE_COMMIT_TIMEOUT_S)."""
+    holds kafka_offsets (written by every batch) locked against writes, so the engine's statements time out
+    (PULSE_COMMIT_TIMEOUT_S)."""
     with psycopg.connect(settings.database_url) as holder:
-        holder.execute("LOCK TABLE load_state IN EXCLUSIVE MODE")  # reads go on, updates wait
+        holder.execute("LOCK TABLE kafka_offsets IN EXCLUSIVE MODE")  # reads go on, writes wait
         yield
         holder.rollback()
 
@@ -172,7 +193,7 @@ def test_a_stalled_engine_says_why_and_stops_on_sigterm(workspace: Settings, rep
             stopped_in = time.monotonic() - started
         assert code == 0, engine.log()[-2000:]
         assert stopped_in < 10, f"SIGTERM took {stopped_in:.1f} s while retrying"
-        report_row.faults = f"load_state locked, commits time out; SIGTERM stopped the engine in {stopped_in:.1f} s"
+        report_row.faults = f"kafka_offsets locked, commits time out; SIGTERM stopped the engine in {stopped_in:.1f} s"
     with EngineProcess(engine_env(workspace)) as engine:
         _finish(workspace, engine, sent, report_row)
 

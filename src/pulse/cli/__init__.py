@@ -1,6 +1,6 @@
 """The `pulse` command line: a thin layer over the library, one module per area, each only parsing and rendering.
 
-    stack.py     stack up|down|status          warehouse.py  migrate, maintain
+    stack.py     stack up|down|status          warehouse.py  migrate, maintain, fold
     pipeline.py  run, spark, produce, replay   reads.py      kpi, stats, quarantine
     serve.py     serve, collect, demo          ops.py        health, canary, dq, prometheus
     alert.py     alert send|test               superset.py   superset up|provision
@@ -55,7 +55,8 @@ def _main(
 # In this order in `pulse --help`; the groups follow.
 for _command in (
     warehouse.migrate, pipeline.run, pipeline.produce, pipeline.replay, reads.kpi, reads.stats, reads.quarantine,
-    serve.demo, serve.collect, serve.serve, ops.prometheus, ops.health, ops.canary, warehouse.maintain, ops.dq,
+    serve.demo, serve.collect, serve.serve, ops.prometheus, ops.health, ops.canary, warehouse.maintain, warehouse.fold,
+    ops.dq,
     pipeline.spark,
 ):
     app.command()(_command)

@@ -1,4 +1,4 @@
-"""`pulse migrate` and `pulse maintain`: the warehouse's schema and its housekeeping (owner connection)."""
+"""`pulse migrate`, `pulse maintain` and `pulse fold`: the warehouse's schema, its housekeeping, the rollup folder."""
 
 from __future__ import annotations
 
@@ -53,3 +53,37 @@ def maintain(
     for name, rows in doc["deleted"].items():
         table.add_row(f"rows deleted from {name}", f"{rows:,}")
     console.print(table)
+
+
+def fold(
+    once: Annotated[bool, typer.Option("--once", help="Fold what is committed now, say what was done, exit.")] = False,
+    interval: Annotated[float | None, typer.Option(min=0.01, max=60, help="Seconds between folds"
+                                                    " (default: PULSE_FOLD_INTERVAL_S).")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Fold the rollup deltas the engines commit into the rollups the KPIs read, until Ctrl-C or SIGTERM.
+
+    `pulse run` and `pulse spark` fold by themselves (PULSE_FOLD_IN_ENGINE); run this one alone when several
+    engines share one warehouse and you turned theirs off. Two folders never fold at once (a lock): harmless.
+    """
+    from pulse.warehouse.folding import Folder, FolderLoop
+
+    settings = cli_settings()
+    folder = Folder(settings.loader_url, url_setting=settings.loader_url_setting,
+                    statement_timeout_s=settings.commit_timeout_s)
+    if once:
+        try:
+            done = folder.fold()
+        finally:
+            folder.close()
+        doc = {"generations": done.generations, "batches": done.batches, "seconds": round(done.seconds, 4),
+               "folded_through": done.folded_through.isoformat() if done.folded_through else None}
+        if fmt is OutputFormat.json:
+            print_json(doc)
+        else:
+            console.print(f"folded {done.batches:,} batch(es) in {done.seconds * 1000:.0f} ms;"
+                          f" rollups through {doc['folded_through'] or '-'}")
+        return
+    every = settings.fold_interval_s if interval is None else interval
+    console.print(f"folding every {every:g} s (Ctrl-C stops after a last fold)")
+    FolderLoop(folder, every).run_until_signalled()

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from pulse.engines.batching import BatchPolicy, collect_batch
 from pulse.engines.committing import commit_isolating
-from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested, freeze_warm_heap
+from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested, freeze_warm_heap, start_folder
 from pulse.engines.stats import EngineStats
 from pulse.events.model import SourceRef
 from pulse.model.star import StarBatch
@@ -100,6 +100,7 @@ class NativeEngine(StoppableEngine):
         assigned_at: list[float] = []
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
+        folder = start_folder(settings, self.metrics)  # rollup deltas -> rollups, beside the writes
 
         def resume_offsets(topic: str) -> dict[int, int]:
             self._pending.join()  # batches in flight first: their offsets are the resume point
@@ -139,6 +140,8 @@ class NativeEngine(StoppableEngine):
         finally:
             self._pending.put(None)  # let the committer finish what is queued, then stop
             committer.join()
+            if folder is not None:
+                folder.stop()  # after a last fold: the rollups hold every batch this engine committed
             self._commit_to_kafka(consumer)
             consumer.close()
             try:

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pulse.errors import PulseError, TransientError
+from pulse.ops.metrics import EngineMetrics
+from pulse.settings import Settings
+from pulse.warehouse.folding import Folder, FolderLoop, FolderThread
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +129,14 @@ class RetryLoop:
                 time.sleep(pause)
             elif self.stop.wait(pause):
                 return True
+
+
+def start_folder(settings: Settings, metrics: EngineMetrics | None = None) -> FolderThread | None:
+    """The folder thread an engine runs beside its writers (PULSE_FOLD_IN_ENGINE), started; None when turned off."""
+    if not settings.fold_in_engine:
+        return None
+    folder = Folder(settings.loader_url, url_setting=settings.loader_url_setting,
+                    statement_timeout_s=settings.commit_timeout_s)
+    loop = FolderLoop(folder, settings.fold_interval_s, on_fold=metrics.folded if metrics else None,
+                      on_error=metrics.fold_failed if metrics else None)
+    return FolderThread(loop).start()

@@ -36,7 +36,7 @@ from typing import Any
 
 import psycopg
 
-from pulse.engines.runtime import StoppableEngine
+from pulse.engines.runtime import StoppableEngine, start_folder
 from pulse.engines.spark_tasks import SUMMARY_SCHEMA, ExecutorConfig, commit_partition
 from pulse.engines.stats import EngineStats
 from pulse.errors import ConfigError, PulseError, TerminalError
@@ -239,6 +239,7 @@ class SparkEngine(StoppableEngine):
     def run(self, until_idle: float | None = None) -> SparkStats:
         """Run until stopped, until the query fails (TerminalError), or `until_idle` seconds without data."""
         query = self._query or self.start()
+        folder = start_folder(self.settings)  # the driver folds what the executors' slices commit
         try:
             while True:
                 self._heartbeat()
@@ -262,6 +263,8 @@ class SparkEngine(StoppableEngine):
         finally:
             if query.isActive:
                 query.stop()
+            if folder is not None:
+                folder.stop()  # after a last fold: the rollups hold every slice committed
             self._broadcast_cleanup()
             self._heartbeat(stopped=True)
             log.info("spark engine stopped", extra=self.stats.as_dict())

@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from pulse.errors import ConfigError
 from pulse.events.model import RejectReason
 from pulse.model.star import StarBatch
+from pulse.warehouse.folding import Fold
 from pulse.warehouse.loader import BatchResult
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,20 @@ class EngineMetrics:
         )
         for kind in KAFKA_ERROR_KINDS:
             self.kafka_errors.labels(kind)
+        self.fold_seconds = Histogram(
+            "pulse_engine_fold_duration_seconds", "One fold of the rollup deltas into the rollups (both transactions).",
+            buckets=BATCH_SECONDS_BUCKETS, registry=r,
+        )
+        self.folded_batches = Counter(
+            "pulse_engine_folded_batches", "Batch transactions whose rollup deltas this process folded.", registry=r
+        )
+        self.fold_errors = Counter(
+            "pulse_engine_fold_errors", "Folds that failed (retried at the next tick).", registry=r
+        )
+        self.folded_through = Gauge(
+            "pulse_engine_folded_through_timestamp_seconds",
+            "Every batch committed before this time (Unix) is in the rollups the KPIs read.", registry=r,
+        )
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         GCCollector(registry=r)
@@ -224,6 +239,18 @@ class EngineMetrics:
         self.last_commit.set(now)
         for (_topic, partition), offset in offsets.items():
             self._committed[partition] = offset
+
+    def folded(self, fold: Fold) -> None:
+        """The folder folded (folder thread)."""
+        if fold.generations:
+            self.fold_seconds.observe(fold.seconds)
+            self.folded_batches.inc(fold.batches)
+        if fold.folded_through is not None:
+            self.folded_through.set(fold.folded_through.timestamp())
+
+    def fold_failed(self, _exc: Exception) -> None:
+        """A fold failed; the folder tries again at the next tick."""
+        self.fold_errors.inc()
 
     def database_retry(self, what: str) -> None:
         """A transient PostgreSQL failure is being retried."""

@@ -133,7 +133,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="pulse KPI API",
         summary="The six Glamira behaviour KPIs, live from the pulse warehouse (read-only).",
-        description="Every answer carries `as_of`: the newest event time and the last commit time. "
+        description="Every answer carries `as_of`: the newest event time, the last commit time, and "
+        "`rollups_through` (every batch committed before it is counted in the rollups the KPIs read). "
         "Errors are `{\"error\": code, \"detail\": message}`.",
         version="1",
         lifespan=lifespan,

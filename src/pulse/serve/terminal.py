@@ -65,12 +65,19 @@ def _freshness(as_of: dict[str, str | None]) -> Text:
     committed = as_of.get("last_commit_at")
     if not committed:
         return Text("data as of: nothing loaded yet", style="yellow")
-    age = (datetime.now(UTC) - datetime.fromisoformat(committed)).total_seconds()
+    age = age_of(committed)
     style = "green" if age < 10 else "yellow" if age < 60 else "red"
+    folded = as_of.get("rollups_through")
+    lag = f" · rollups {max(age_of(folded) - age, 0):.1f} s behind" if folded else " · rollups not folded yet"
     return Text(
-        f"data as of: newest event {as_of.get('newest_event_time')} · last commit {age:.1f} s ago",
+        f"data as of: newest event {as_of.get('newest_event_time')} · last commit {age:.1f} s ago{lag}",
         style=style,
     )
+
+
+def age_of(moment: str) -> float:
+    """Seconds since an ISO time."""
+    return (datetime.now(UTC) - datetime.fromisoformat(moment)).total_seconds()
 
 
 def dashboard(conn: Any, settings: Settings, stats: dict[str, Any], page_url: str = "") -> RenderableType:

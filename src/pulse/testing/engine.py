@@ -19,13 +19,13 @@ from pulse.warehouse.quality import load_totals
 
 
 class EngineProcess:
-    """`pulse run ARGS` as a child process; its log (WARNING and up) goes to a temporary file, so a
-    chatty engine can never block on a full pipe."""
+    """`pulse run ARGS` (or another long-running command: `pulse fold`) as a child process; its log (WARNING
+    and up) goes to a temporary file, so a chatty engine can never block on a full pipe."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, command: str = "run") -> None:
         self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run", *args],
+            [sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", command, *args],
             env=env, stdout=subprocess.DEVNULL, stderr=self._log,
         )
 
@@ -108,13 +108,30 @@ def wait_until_loading(settings: Settings, engine: EngineProcess, timeout: float
 
 
 def wait_until_caught_up(settings: Settings, engine: EngineProcess, timeout: float = 600) -> None:
-    """Return once the warehouse's offsets reach the end of every partition, the engine still running."""
+    """Return once the warehouse's offsets reach the end of every partition and the rollups hold every batch,
+    the engine still running."""
     target = end_offsets(settings)
     deadline = time.monotonic() + timeout
     while offsets_consumed(settings) < target:
         assert engine.alive(), f"the engine exited before catching up: {engine.log()[-2000:]}"
         assert time.monotonic() < deadline, f"the engine did not reach the end of the topic in {timeout:.0f} s"
         time.sleep(0.3)
+    wait_until_folded(settings, engine)
+
+
+def wait_until_folded(settings: Settings, engine: EngineProcess | None = None, timeout: float = 120) -> None:
+    """Return once every batch committed so far is in the rollups (the folder's `rollups_through` passed now)."""
+    with connect(settings.database_url, access=Access.read, autocommit=True) as conn:
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            folded = conn.execute("SELECT folded_through >= %s FROM fold_progress", (row[0],)).fetchone()
+            if folded and folded[0]:
+                return
+            assert engine is None or engine.alive(), f"the engine exited before folding: {engine.log()[-2000:]}"
+            assert time.monotonic() < deadline, f"the rollups were not folded within {timeout:.0f} s"
+            time.sleep(0.1)
 
 
 def finish_engine(env: dict[str, str], idle_s: float = 5, timeout: float = 600) -> str:

@@ -238,12 +238,16 @@ def browser_os_hourly(conn: psycopg.Connection, window: KpiWindow) -> dict[str, 
 
 
 def as_of(conn: psycopg.Connection) -> dict[str, str | None]:
-    """Freshness: the newest event time and the newest commit time in the warehouse."""
-    row = conn.execute("SELECT newest_event_time, last_commit_at FROM load_state").fetchone()
-    newest, committed = row if row else (None, None)
+    """Freshness: the newest event time and the newest commit time in the warehouse, and `rollups_through`:
+    every batch committed before it is in the rollups the KPIs read (the folder lags the commits by ~1 tick)."""
+    row = conn.execute(
+        "SELECT s.newest_event_time, s.last_commit_at, p.folded_through FROM load_state s CROSS JOIN fold_progress p"
+    ).fetchone()
+    newest, committed, folded = row if row else (None, None, None)
     return {
         "newest_event_time": newest.isoformat() if newest else None,
         "last_commit_at": committed.isoformat() if committed else None,
+        "rollups_through": folded.isoformat() if folded else None,
     }
 
 

@@ -1,4 +1,4 @@
-"""Loads one batch in ONE PostgreSQL transaction: facts (COPY), dimensions, rollups, quarantine, offsets.
+"""Loads one batch in ONE PostgreSQL transaction: facts (COPY), dimensions, rollup deltas, quarantine, offsets.
 
 Every step is idempotent (ledgered event ids, ON CONFLICT, GREATEST offsets), so retrying a batch
 whose commit outcome is unknown can neither lose nor double-count anything.
@@ -23,7 +23,7 @@ from pulse.warehouse.dimensions import DimRows, KnownDimensions, upsert_dimensio
 from pulse.warehouse.errors import ErrorKind, classify, refusal_detail, translate_errors
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 from pulse.warehouse.offsets import stored_offsets
-from pulse.warehouse.rollups import bucket_of, upsert_ctes
+from pulse.warehouse.rollups import BATCH_DELTA, DELTA_SLOTS, bucket_of, delta_ctes, delta_partition
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,9 @@ CREATE TEMP TABLE IF NOT EXISTS stage_fact
 
 _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 
-# Ledger first: only ids new to the warehouse reach the facts and the rollup increments (warehouse/rollups.py).
+# Ledger first: only ids new to the warehouse reach the facts and the rollup deltas (warehouse/rollups.py).
 # Canary events (`pulse canary`) reach the facts, never the rollups nor the freshness: no KPI counts them.
-_LOAD_FACTS = sql.SQL("""
+_LOAD_FACTS_SQL = """
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
   SELECT event_id, event_date FROM stage_fact ORDER BY event_id
@@ -57,9 +57,18 @@ WITH new_ids AS (
   INSERT INTO fact_event ({cols}) SELECT {cols} FROM fresh
 ), counted AS NOT MATERIALIZED (
   SELECT * FROM fresh WHERE collection <> %(canary)s
-), {rollups}
+), {deltas}
 SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
-""").format(cols=_FACT_COLS, bucket=bucket_of("s", "event_time"), rollups=upsert_ctes("counted"))
+"""
+# One statement per delta slot (the open generation picks it): the partitions are named, not routed to.
+_LOAD_FACTS = [
+    sql.SQL(_LOAD_FACTS_SQL).format(cols=_FACT_COLS, bucket=bucket_of("s", "event_time"),
+                                    deltas=delta_ctes("counted", slot))
+    for slot in range(DELTA_SLOTS)
+]
+
+# The open generation, held FOR SHARE to the commit: the folder's close waits for this batch (migration 0008).
+_GENERATION = "SELECT generation FROM fold_state FOR SHARE"
 
 _COPY_STAGE = sql.SQL("COPY stage_fact ({}) FROM STDIN").format(
     sql.SQL(", ").join(map(sql.Identifier, STAGE_COLUMNS))
@@ -78,15 +87,14 @@ ON CONFLICT (consumer_group, topic, kafka_partition)
 DO UPDATE SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset), updated_at = EXCLUDED.updated_at
 """
 
-_LOAD_STATE = """
-UPDATE load_state SET
-  events_loaded = events_loaded + %(loaded)s,
-  duplicates_skipped = duplicates_skipped + %(duplicates)s,
-  quarantined = quarantined + %(quarantined)s,
-  batches = batches + 1,
-  newest_event_time = GREATEST(newest_event_time, %(newest)s),
-  last_commit_at = clock_timestamp()
-"""
+# This batch's totals: a row of its own (no row shared with other writers); the folder sums them into load_totals.
+_BATCH_TOTALS = [
+    sql.SQL("""
+INSERT INTO {} (slot, events_loaded, duplicates_skipped, quarantined, newest_event_time, committed_at)
+VALUES ({}, %(loaded)s, %(duplicates)s, %(quarantined)s, %(newest)s, clock_timestamp())
+""").format(sql.Identifier(delta_partition(BATCH_DELTA, slot)), sql.Literal(slot))
+    for slot in range(DELTA_SLOTS)
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +236,12 @@ class WarehouseLoader:
             with conn.transaction():
                 if guard is not None and not guard(conn):
                     return BatchResult(loaded=0, duplicates=0, quarantined=0, skipped=True)
+                generation = conn.execute(_GENERATION).fetchone()
+                slot = int(generation[0]) % DELTA_SLOTS if generation else 0
                 if isolate is None:
-                    written = self._write(conn, batch, clear_stage=False)
+                    written = self._write(conn, batch, slot, clear_stage=False)
                 else:
-                    written = self._write_isolating(conn, list(isolate.messages), batch, isolate.transform)
+                    written = self._write_isolating(conn, list(isolate.messages), batch, isolate.transform, slot)
                 quarantined = self._quarantine(conn, written.rejections + written.refused)
                 if offsets:
                     keys = sorted(offsets)
@@ -241,7 +251,7 @@ class WarehouseLoader:
                     )
                 duplicates = written.offered - written.loaded + written.duplicates_in_batch
                 conn.execute(
-                    _LOAD_STATE,
+                    _BATCH_TOTALS[slot],
                     {"loaded": written.loaded, "duplicates": duplicates, "quarantined": quarantined,
                      "newest": written.newest},
                 )
@@ -255,7 +265,7 @@ class WarehouseLoader:
             refused=tuple(written.refused),
         )
 
-    def _write(self, conn: psycopg.Connection, batch: StarBatch, *, clear_stage: bool) -> _Written:
+    def _write(self, conn: psycopg.Connection, batch: StarBatch, slot: int, *, clear_stage: bool) -> _Written:
         """Partitions, dimensions and facts (with their rollups) of one batch, in the open transaction."""
         pending = self._known_dims.pending(batch)
         days = sorted({row[1] for row in batch.facts} - self._known_days)  # type: ignore[type-var]
@@ -270,7 +280,7 @@ class WarehouseLoader:
                 for row in batch.facts:
                     copy.write_row(row)
             loaded, newest = conn.execute(  # type: ignore[misc]
-                _LOAD_FACTS, {"canary": CANARY_COLLECTION}
+                _LOAD_FACTS[slot], {"canary": CANARY_COLLECTION}
             ).fetchone()
         return _Written(
             loaded=loaded, offered=len(batch.facts), duplicates_in_batch=batch.duplicates_in_batch, newest=newest,
@@ -279,7 +289,7 @@ class WarehouseLoader:
 
     def _write_isolating(
         self, conn: psycopg.Connection, messages: list[tuple[bytes, SourceRef | None]], batch: StarBatch,
-        transform: Transform,
+        transform: Transform, slot: int,
     ) -> _Written:
         """`_write` per piece under a savepoint; a refused piece is halved (breadth first), down to one message.
 
@@ -295,7 +305,7 @@ class WarehouseLoader:
             tried += 1
             try:
                 with conn.transaction():  # a savepoint: a refused piece leaves no trace
-                    written.add(self._write(conn, rows, clear_stage=True))
+                    written.add(self._write(conn, rows, slot, clear_stage=True))
                 continue
             except (psycopg.Error, UnicodeError) as exc:
                 if classify(exc) is not ErrorKind.data:

@@ -1,8 +1,13 @@
-"""The rollup tables, described once: the loader's upserts are generated from it, the KPI reads name it."""
+"""The rollup tables, described once: the loader's delta inserts and the folder's upserts are generated from it,
+the KPI reads name it.
+
+A batch transaction appends its counts per 15-minute rollup key to the rollup's delta table (in the slot of the
+open generation, migration 0008); the folder sums a closed slot into the 15-minute rollups and, through each
+zone in kpi_zone, into the local-day and local-hour rollups.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,43 +46,48 @@ class Rollup:
     grain: Grain
     keys: tuple[Key, ...]
     required: str | None = None  # a staged column that must be set for an event to count here
+    source: Rollup | None = None  # a local rollup: the 15-minute rollup whose deltas it is folded from
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The primary key in order: the grain's columns, then the rollup's keys."""
         return _GRAIN_COLUMNS[self.grain] + tuple(key.column for key in self.keys)
 
+    @property
+    def delta_table(self) -> str:
+        """The delta table of a 15-minute rollup (partitioned by slot)."""
+        if self.grain is not Grain.BUCKET:
+            raise ValueError(f"{self.table} is folded from {self.source.table if self.source else '?'}: no deltas")
+        return f"{self.table}_delta"
+
 
 PRODUCT = Rollup("rollup_product", Grain.BUCKET, (Key("product_id"),), required="product_id")
 SITE_STORE = Rollup("rollup_site_store", Grain.BUCKET, (Key("site_key"), Key("store_id", null_as_empty=True)))
 REFERRER = Rollup("rollup_referrer", Grain.BUCKET, (Key("referrer_url"),), required="referrer_url")
 BROWSER_OS = Rollup("rollup_browser_os", Grain.BUCKET, (Key("browser"), Key("os")))
-PRODUCT_DAY = Rollup("rollup_product_day", Grain.LOCAL_DAY, PRODUCT.keys, required="product_id")
-SITE_STORE_DAY = Rollup("rollup_site_store_day", Grain.LOCAL_DAY, SITE_STORE.keys)
-REFERRER_DAY = Rollup("rollup_referrer_day", Grain.LOCAL_DAY, REFERRER.keys, required="referrer_url")
-BROWSER_HOUR = Rollup("rollup_browser_hour", Grain.LOCAL_HOUR, (Key("browser"),))
-OS_HOUR = Rollup("rollup_os_hour", Grain.LOCAL_HOUR, (Key("os"),))
+PRODUCT_DAY = Rollup("rollup_product_day", Grain.LOCAL_DAY, PRODUCT.keys, source=PRODUCT)
+SITE_STORE_DAY = Rollup("rollup_site_store_day", Grain.LOCAL_DAY, SITE_STORE.keys, source=SITE_STORE)
+REFERRER_DAY = Rollup("rollup_referrer_day", Grain.LOCAL_DAY, REFERRER.keys, source=REFERRER)
+BROWSER_HOUR = Rollup("rollup_browser_hour", Grain.LOCAL_HOUR, (Key("browser"),), source=BROWSER_OS)
+OS_HOUR = Rollup("rollup_os_hour", Grain.LOCAL_HOUR, (Key("os"),), source=BROWSER_OS)
 
 # In the order the loader's statement writes them (15-minute rollups first, as the migrations list them).
 ROLLUPS: tuple[Rollup, ...] = (
     PRODUCT, SITE_STORE, REFERRER, BROWSER_OS, PRODUCT_DAY, SITE_STORE_DAY, REFERRER_DAY, BROWSER_HOUR, OS_HOUR,
 )
 
-_ZONED = "zoned"
+BUCKET_ROLLUPS: tuple[Rollup, ...] = tuple(rollup for rollup in ROLLUPS if rollup.grain is Grain.BUCKET)
 
-_UPSERT = sql.SQL("""{name} AS (
-  INSERT INTO {table} AS r ({columns}, events)
-  SELECT {values}, count(*) FROM {source}{where}
-  GROUP BY {ordinals} ORDER BY {ordinals}
-  ON CONFLICT ({columns}) DO UPDATE SET events = r.events + EXCLUDED.events
-)""")
+# Slots of every delta table (migration 0008 creates partitions 0..3): generation g writes slot g % DELTA_SLOTS.
+DELTA_SLOTS = 4
+BATCH_DELTA = "batch_delta"  # per-batch load totals, folded into load_totals
 
-# The local day and hour of each counted event, once per zone in kpi_zone (from its bucket: exact).
-_ZONED_CTE = sql.SQL("""{name} AS MATERIALIZED (
-  SELECT z.zone, (f.bucket AT TIME ZONE z.zone)::date AS day,
-         extract(hour FROM f.bucket AT TIME ZONE z.zone)::smallint AS hour, {columns}
-  FROM {source} f CROSS JOIN kpi_zone z
-)""")
+
+def delta_partition(table: str, slot: int) -> str:
+    """The partition of a delta table holding one slot."""
+    if not 0 <= slot < DELTA_SLOTS:
+        raise ValueError(f"slot {slot} is not in 0..{DELTA_SLOTS - 1}")
+    return f"{table}_{slot}"
 
 
 def bucket_of(*column: str) -> sql.Composed:
@@ -87,43 +97,90 @@ def bucket_of(*column: str) -> sql.Composed:
     )
 
 
-def upsert_ctes(counted: str, rollups: Sequence[Rollup] = ROLLUPS) -> sql.Composed:
-    """The data-modifying CTEs adding the rows of the CTE `counted` to every rollup, for one WITH list.
+_DELTA = sql.SQL("""{name} AS (
+  INSERT INTO {partition} (slot, {columns}, events)
+  SELECT {slot}, {values}, count(*) FROM {source}{where} GROUP BY {ordinals}
+)""")
 
-    `counted` holds staged rows (the stage's columns) with their `bucket`. Each upsert inserts its groups in
-    primary-key order, so concurrent batches lock rollup rows in one order (no deadlock between writers).
+
+def delta_ctes(counted: str, slot: int) -> sql.Composed:
+    """The data-modifying CTEs appending the rows of the CTE `counted`, counted per 15-minute rollup key, to
+    each delta table's partition of `slot`, for one WITH list. `counted` holds staged rows with their `bucket`.
+
+    Plain appends to heaps without indexes: no row another writer touches, so writers never wait on each other.
     """
-    parts = [_upsert(rollup, counted) for rollup in rollups if rollup.grain is Grain.BUCKET]
-    local = [rollup for rollup in rollups if rollup.grain is not Grain.BUCKET]
-    if local:
-        staged = dict.fromkeys(["collection", "is_bot"] + [col for r in local for col in _staged_columns(r)])
-        parts.append(_ZONED_CTE.format(
-            name=sql.Identifier(_ZONED), source=sql.Identifier(counted),
-            columns=sql.SQL(", ").join(sql.Identifier("f", column) for column in staged),
+    parts = []
+    for rollup in BUCKET_ROLLUPS:
+        keys = {key.column: key for key in rollup.keys}
+        values = [
+            sql.SQL("coalesce({}, '')").format(sql.Identifier(column))
+            if column in keys and keys[column].null_as_empty else sql.Identifier(column)
+            for column in rollup.columns
+        ]
+        parts.append(_DELTA.format(
+            name=sql.Identifier(f"add_{rollup.table}"),
+            partition=sql.Identifier(delta_partition(rollup.delta_table, slot)),
+            columns=_names(rollup.columns), slot=sql.Literal(slot), values=sql.SQL(", ").join(values),
+            source=sql.Identifier(counted), where=_where(rollup), ordinals=_ordinals(len(rollup.columns), first=2),
         ))
-        parts += [_upsert(rollup, _ZONED) for rollup in local]
     return sql.SQL(",\n").join(parts)
 
 
-def _staged_columns(rollup: Rollup) -> list[str]:
-    """The staged columns a rollup reads besides its grain's."""
-    return [key.column for key in rollup.keys] + ([rollup.required] if rollup.required else [])
+# Folding one slot: the 15-minute rollup from its deltas, and every local rollup of it through each KPI zone.
+_FOLD_BUCKET = sql.SQL("""
+INSERT INTO {table} AS r ({columns}, events)
+SELECT {columns}, sum(events) FROM {partition}
+GROUP BY {ordinals} ORDER BY {ordinals}
+ON CONFLICT ({columns}) DO UPDATE SET events = r.events + EXCLUDED.events
+""")
+
+_FOLD_LOCAL = sql.SQL("""
+INSERT INTO {table} AS r ({columns}, events)
+SELECT {columns}, sum(events) FROM (
+  SELECT z.zone, (d.bucket AT TIME ZONE z.zone)::date AS day,
+         extract(hour FROM d.bucket AT TIME ZONE z.zone)::smallint AS hour, d.*
+  FROM {partition} d CROSS JOIN kpi_zone z
+) zoned
+GROUP BY {ordinals} ORDER BY {ordinals}
+ON CONFLICT ({columns}) DO UPDATE SET events = r.events + EXCLUDED.events
+""")
 
 
-def _upsert(rollup: Rollup, source: str) -> sql.Composed:
-    """One rollup's increment: count the rows of `source` per primary key and add them to the table."""
-    keys = {key.column: key for key in rollup.keys}
-    values = [
-        sql.SQL("coalesce({}, '')").format(sql.Identifier(column))
-        if column in keys and keys[column].null_as_empty else sql.Identifier(column)
-        for column in rollup.columns
+def fold_statements(slot: int) -> list[sql.Composed]:
+    """The statements adding one slot's deltas to every rollup (in one transaction, with the TRUNCATE after).
+
+    Each inserts its groups in primary-key order, so a fold and a zone rebuild lock rows in one order.
+    """
+    statements = []
+    for rollup in ROLLUPS:
+        source = rollup if rollup.grain is Grain.BUCKET else rollup.source
+        if source is None:
+            raise ValueError(f"{rollup.table} names no 15-minute rollup to fold from")
+        template = _FOLD_BUCKET if rollup.grain is Grain.BUCKET else _FOLD_LOCAL
+        statements.append(template.format(
+            table=sql.Identifier(rollup.table), columns=_names(rollup.columns),
+            partition=sql.Identifier(delta_partition(source.delta_table, slot)),
+            ordinals=_ordinals(len(rollup.columns)),
+        ))
+    return statements
+
+
+def delta_partitions(slot: int) -> list[str]:
+    """Every delta partition of a slot (the rollups' and the batch totals'), for the fold's TRUNCATE."""
+    return [delta_partition(rollup.delta_table, slot) for rollup in BUCKET_ROLLUPS] + [
+        delta_partition(BATCH_DELTA, slot)
     ]
-    where: sql.Composable = sql.SQL("")
+
+
+def _names(columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+def _ordinals(count: int, first: int = 1) -> sql.Composed:
+    return sql.SQL(", ").join(sql.SQL(str(position)) for position in range(first, first + count))
+
+
+def _where(rollup: Rollup) -> sql.Composable:
     if rollup.required:
-        where = sql.SQL(" WHERE {} IS NOT NULL").format(sql.Identifier(rollup.required))
-    return _UPSERT.format(
-        name=sql.Identifier(f"add_{rollup.table}"), table=sql.Identifier(rollup.table),
-        columns=sql.SQL(", ").join(map(sql.Identifier, rollup.columns)),
-        values=sql.SQL(", ").join(values), source=sql.Identifier(source), where=where,
-        ordinals=sql.SQL(", ").join(sql.SQL(str(position)) for position in range(1, len(rollup.columns) + 1)),
-    )
+        return sql.SQL(" WHERE {} IS NOT NULL").format(sql.Identifier(rollup.required))
+    return sql.SQL("")

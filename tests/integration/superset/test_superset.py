@@ -209,7 +209,7 @@ def test_the_superset_connection_is_read_only(pipeline: Settings, superset_serve
             assert refused.status_code >= 400, (statement, refused.text)
             assert "DML_NOT_ALLOWED_ERROR" in refused.text, refused.text
         # writes hidden in a SELECT pass Superset's check; the database refuses them
-        locking = _sql_lab(client, database_id, "SELECT * FROM load_state FOR UPDATE")
+        locking = _sql_lab(client, database_id, "SELECT * FROM load_totals FOR UPDATE")
         assert locking.status_code >= 400, locking.text
         assert "read-only transaction" in locking.text, locking.text
         definer = _sql_lab(client, database_id, "SELECT pulse_ensure_fact_partitions(ARRAY[DATE '2031-01-01'])")

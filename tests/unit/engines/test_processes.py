@@ -22,6 +22,7 @@ from pulse.settings import Settings
 # "exit:N" -> exit N at once; "serve" -> run until SIGTERM, then exit 0.
 CHILD = """
 import json, os, signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 log, plan = sys.argv[1], sys.argv[2]
 with open(log, "a") as f:
     f.write(json.dumps({"argv": sys.argv[3:], "fold": os.environ.get("PULSE_FOLD_IN_ENGINE")}) + "\\n")
@@ -30,7 +31,6 @@ runs = sum(1 for _ in open(log))
 step = lines[min(runs, len(lines)) - 1]
 if step.startswith("exit:"):
     sys.exit(int(step[5:]))
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 while True:
     time.sleep(0.05)
 """
