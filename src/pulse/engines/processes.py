@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pulse.engines.runtime import StoppableEngine
+from pulse.engines.runtime import StoppableEngine, start_folder
 from pulse.errors import ConfigError
 from pulse.settings import Settings
 
@@ -41,7 +41,7 @@ _PR_SET_PDEATHSIG = 1
 class ParentService(Protocol):
     """A thread that runs once in the supervisor for all children (the FolderThread: start()/stop())."""
 
-    def start(self) -> None:
+    def start(self) -> object:
         """Begin."""
         ...
 
@@ -80,10 +80,9 @@ def exit_with_supervisor() -> None:
 
 
 def _start_parent_folder(settings: Settings) -> ParentService | None:
-    """The ONE folder for all children (they run with PULSE_FOLD_IN_ENGINE=false): started by the supervisor
-    before the children, stopped after them. None while the folder is not part of `pulse run`."""
-    del settings
-    return None
+    """The ONE folder for all children (they run with PULSE_FOLD_IN_ENGINE=false), started before them and
+    stopped after them; None when PULSE_FOLD_IN_ENGINE=false for the supervisor too (`pulse fold` runs it)."""
+    return start_folder(settings)
 
 
 @dataclass(slots=True)
@@ -128,10 +127,10 @@ class Supervisor(StoppableEngine):
 
     def run(self) -> int:
         """Supervise until stopped or every child finished; 0 when all stopped cleanly, 1 when one kept failing."""
-        folder = _start_parent_folder(self.settings)
-        services = self.parent_services + ([folder] if folder is not None else [])
-        for service in services:
+        for service in self.parent_services:
             service.start()
+        folder = _start_parent_folder(self.settings)  # started already
+        services = self.parent_services + ([folder] if folder is not None else [])
         try:
             for child in self._children:
                 self._start(child)

@@ -50,8 +50,8 @@ def _supervisor(tmp_path: Path, plans: list[str], **options: object) -> tuple[Su
         return subprocess.Popen([sys.executable, "-c", CHILD, str(logs[i]), str(tmp_path / f"plan{i}"), *argv[1:]],
                                 env=dict(env))
 
-    sup = Supervisor(Settings(), len(plans), spawn=spawn, first_restart_delay_s=0.05, metrics_port=FIRST_PORT,
-                     **options)  # type: ignore[arg-type]
+    sup = Supervisor(Settings(fold_in_engine=False), len(plans), spawn=spawn, first_restart_delay_s=0.05,
+                     metrics_port=FIRST_PORT, **options)  # type: ignore[arg-type]
     return sup, logs
 
 
