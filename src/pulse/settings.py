@@ -106,7 +106,11 @@ class Settings(BaseSettings):
 
     # --- engine ------------------------------------------------------------------------------
     batch_max_events: int = Field(default=5000, ge=1, le=MAX_BATCH_EVENTS, description="Micro-batch size bound.")
-    batch_max_wait_ms: int = Field(default=200, ge=1, le=60_000, description="Micro-batch time bound.")
+    batch_max_wait_ms: int = Field(
+        default=200, ge=1, le=60_000,
+        description="Longest a micro-batch stays open after its first message; it closes sooner when the committer"
+                    " is free.",
+    )
     retry_max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait between retries.")
     commit_timeout_s: float = Field(
         default=60.0, gt=0, le=3600,

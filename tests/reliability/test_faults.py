@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -195,3 +196,36 @@ def test_a_stalled_engine_says_why_and_stops_on_sigterm(workspace: Settings, rep
         report_row.faults = f"kafka_offsets locked, commits time out; SIGTERM stopped the engine in {stopped_in:.1f} s"
     with EngineProcess(engine_env(workspace)) as engine:
         _finish(workspace, engine, sent, report_row)
+
+
+def _children(engine: EngineProcess, count: int, timeout: float = 60) -> list[int]:
+    """The supervisor's `count` engine processes, once they are all there."""
+    deadline = time.monotonic() + timeout
+    while len(pids := engine.children()) != count:
+        assert engine.alive(), f"the supervisor exited: {engine.log()[-2000:]}"
+        assert time.monotonic() < deadline, f"{len(pids)} engine processes after {timeout:.0f} s, not {count}"
+        time.sleep(0.1)
+    return pids
+
+
+def test_kill_9_of_one_of_two_processes(workspace: Settings, scale: Scale, report_row: Row) -> None:
+    report_row.scenario = "kill -9 of one of two engine processes (pulse run --processes 2)"
+    sent = send(workspace, mixed(seed=23, synthetic_count=scale.kill_events * 2, now=time.time()))
+    total = end_offsets(workspace)
+    with EngineProcess(engine_env(workspace), "--processes", "2") as supervisor:
+        victim = _children(supervisor, 2)[0]
+        wait_until_loading(workspace, supervisor)
+        mid_stream = offsets_consumed(workspace) < total
+        subprocess.run(["kill", "-9", str(victim)], check=True)
+        deadline = time.monotonic() + 60
+        while victim in (pids := _children(supervisor, 2)) or len(pids) != 2:  # restarted: a new second child
+            assert time.monotonic() < deadline, "the killed engine process was not restarted"
+            time.sleep(0.1)
+        report_row.faults = f"1 × kill -9 of a child ({'before' if mid_stream else 'at'} the end of the topic)"
+        assert mid_stream, "the engines reached the end of the topic before the kill"
+        _finish(workspace, supervisor, sent, report_row)
+        assert "killed by signal 9: restarting it" in supervisor.log()
+    with psycopg.connect(workspace.database_url) as conn:
+        identities = conn.execute("SELECT count(*) FROM engine_heartbeat WHERE consumer_group = %s",
+                                  (workspace.consumer_group,)).fetchone()
+    assert identities == (3,), "two children and the restarted one, each its own engine identity"

@@ -11,13 +11,19 @@ from pulse.cli.common import cli_settings, console
 
 
 def run(
+    ctx: typer.Context,
     until_idle: Annotated[
         float | None, typer.Option(help="Exit after this many seconds without new messages.")
     ] = None,
     metrics_port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="Serve Prometheus metrics at :PORT/metrics"
-                                 " (default: PULSE_METRICS_PORT; 0 = off).")
+                                 " (default: PULSE_METRICS_PORT; 0 = off); with --processes, PORT+i for each.")
     ] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Engine processes in one consumer group (partitions split"
+                          " between them), supervised: restarted when they die, stopped together.")
+    ] = 1,
+    supervised: Annotated[bool, typer.Option("--supervised", hidden=True, help="A child of --processes.")] = False,
 ) -> None:
     """Run the native streaming engine: Kafka -> transform -> PostgreSQL, exactly once."""
     from pulse.engines.native import NativeEngine
@@ -25,10 +31,23 @@ def run(
 
     settings = cli_settings()
     check_login(settings.loader_url, setting=settings.loader_url_setting)
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if processes > 1:
+        from pulse.engines.processes import Supervisor
+
+        options = ctx.parent.params if ctx.parent is not None else {}  # the children log as the parent does
+        supervisor = Supervisor(settings, processes, until_idle=until_idle, metrics_port=port, pulse_options=[
+            f"--{name.replace('_', '-')}={options[name]}" for name in ("log_level", "log_format") if name in options])
+        supervisor.install_signal_handlers()
+        console.print(f"supervising {processes} engine processes in consumer group {settings.consumer_group}")
+        raise typer.Exit(supervisor.run())
+    if supervised:
+        from pulse.engines.processes import exit_with_supervisor
+
+        exit_with_supervisor()
     engine = NativeEngine(settings)
     engine.install_signal_handlers()
     # ---- metrics: the engine's /metrics endpoint, for the life of the engine
-    port = settings.metrics_port if metrics_port is None else metrics_port
     metrics_server = None
     if port:
         from pulse.ops.metrics import serve_metrics

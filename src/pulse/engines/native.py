@@ -1,7 +1,9 @@
 """The native engine: poll a micro-batch -> transform with the pure core -> commit it in one txn.
 
 Two stages overlap: while a committer thread writes batch N to PostgreSQL (waiting on I/O), the main
-thread polls and transforms batch N+1. Batches commit strictly in order, each with its offsets.
+thread polls and transforms batch N+1. Batches commit strictly in order, each with its offsets. A batch closes
+as soon as the committer is free and grows while it is busy (batching.py): small and fresh at low rates, large
+at high ones. Several engines in one consumer group: `pulse run --processes N` (processes.py).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from pulse.engines.batching import BatchPolicy, collect_batch
 from pulse.engines.committing import commit_isolating
 from pulse.engines.dead_letters import DeadLetterThread
-from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested, start_folder
+from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested, freeze_warm_heap, start_folder
 from pulse.engines.stats import EngineStats
 from pulse.events.model import SourceRef
 from pulse.model.star import StarBatch
@@ -30,6 +33,8 @@ from pulse.warehouse.heartbeat import EngineIdentity
 from pulse.warehouse.loader import BatchResult, Messages, WarehouseLoader
 
 log = logging.getLogger(__name__)
+
+WARM_UP_BATCHES = 3  # after these the enrichers' tables and caches are loaded: the heap is frozen (runtime.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,8 @@ class NativeEngine(StoppableEngine):
         self._on_batch = on_batch
         # One batch may wait while another commits: memory stays bounded at two batches.
         self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=1)
+        self._batching = BatchPolicy(settings.batch_max_events, settings.batch_max_wait_ms / 1000)
+        self._transformed = 0  # batches handed to the committer, for the heap freeze after the warm-up
         self._committed_offsets: dict[tuple[str, int], int] = {}
         self._failure: Exception | None = None
         self._abandoned = False  # stopped while retrying: later batches are dropped, never committed out of order
@@ -89,7 +96,9 @@ class NativeEngine(StoppableEngine):
         except StopRequested:
             log.info("stopped before the warehouse could be reached: nothing was read")
             return self.stats
-        assigned_at: list[float] = []  # the idle clock starts once the group gave us partitions
+        # the idle clock starts once the group gave us partitions, and again at each later assignment: partitions
+        # handed over by another engine of the group (--processes) are read before an idle exit
+        assigned_at: list[float] = []
         committer = threading.Thread(target=self._commit_loop, name="pulse-committer", daemon=True)
         committer.start()
         folder = start_folder(settings, self.metrics)  # rollup deltas -> rollups, beside the writes
@@ -114,16 +123,14 @@ class NativeEngine(StoppableEngine):
                 self._raise_committer_failure()
                 self._commit_to_kafka(consumer)
                 self.metrics.refresh_lag(consumer)
-                messages = consumer.consume(
-                    num_messages=settings.batch_max_events, timeout=settings.batch_max_wait_ms / 1000
-                )
+                messages = collect_batch(consumer, self._batching, self._committer_busy)
                 records = [m for m in messages if message_error(m) is None]
                 for m in messages:
                     if m.error() is not None:
                         log.warning("kafka: %s", m.error().str())  # type: ignore[union-attr]
                         self.metrics.kafka_error("consume")
                 if not records:
-                    quiet_since = max(last_message, assigned_at[0] if assigned_at else time.monotonic())
+                    quiet_since = max(last_message, assigned_at[-1] if assigned_at else time.monotonic())
                     if until_idle is not None and time.monotonic() - quiet_since >= until_idle:
                         log.info("idle for %.1f s: exiting", until_idle)
                         break
@@ -172,6 +179,13 @@ class NativeEngine(StoppableEngine):
         self._pending.put(
             _Pending(batch, offsets, len(records), started, raw, kafka_times_ms, self.identity.next_batch_id(), now)
         )
+        self._transformed += 1
+        if self._transformed == WARM_UP_BATCHES:
+            freeze_warm_heap()
+
+    def _committer_busy(self) -> bool:
+        """A batch is committing or queued: the next one may keep growing (engines/batching.py)."""
+        return self._pending.unfinished_tasks > 0
 
     def _commit_loop(self) -> None:
         """The committer thread: one transaction per batch, in order, retried until it lands."""

@@ -7,6 +7,7 @@ Spark retries the task or stops the query.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import signal
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Garbage collector thresholds once the heap is frozen: a young collection every 20k net allocations (a
+# 5,000-event batch allocates several hundred thousand short-lived containers), a full pass after 50 middle ones.
+GC_THRESHOLDS = (20_000, 20, 50)
 FIRST_RETRY_DELAY_S = 0.2  # then doubled after every failure, up to the loop's max_backoff_s
 
 
@@ -49,6 +53,20 @@ class StoppableEngine:
         """Route SIGTERM and SIGINT to a clean stop (main thread only)."""
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
+
+
+def freeze_warm_heap() -> None:
+    """Move everything alive after the warm-up out of the collector's sight, and collect less often.
+
+    The warm-up loads the enrichers' tables, the caches, the clients and the modules: hundreds of thousands of
+    long-lived objects that every full collection would walk again (40-50 ms pauses, straight onto the
+    freshness of the batch in flight). `gc.freeze()` puts them in the permanent generation; the hot path frees
+    its objects by reference counting, so collecting less often costs little memory. Call once.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    log.debug("heap frozen after the warm-up: %d objects", gc.get_freeze_count())
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from confluent_kafka import TopicPartition
 
@@ -32,6 +33,18 @@ class EngineProcess:
     def alive(self) -> bool:
         """True while the process runs."""
         return self.process.poll() is None
+
+    def children(self) -> list[int]:
+        """Process ids of its children (the engines of `pulse run --processes N`), from /proc."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            if parent == self.process.pid:
+                pids.append(int(stat.parent.name))
+        return sorted(pids)
 
     def log(self) -> str:
         """Everything the engine logged so far."""

@@ -42,6 +42,8 @@ CASES: list[tuple[dict[str, str], list[str], list[str]]] = [
     ({"PULSE_TOPIC": "product views"}, ["produce", "--count", "1"], ["PULSE_TOPIC"]),
     ({"PULSE_METRICS_PORT": "70000"}, ["run"], ["PULSE_METRICS_PORT"]),
     ({}, ["run", "--metrics-port", "70000"], ["--metrics-port"]),
+    ({}, ["run", "--processes", "0"], ["--processes"]),
+    ({}, ["run", "--processes", "65"], ["--processes", "64"]),
     ({"PULSE_HASH_KEY": "short"}, ["run"], ["PULSE_HASH_KEY", "16 characters"]),
     ({"PULSE_LOADER_DATABASE_URL": ""}, ["run"], ["PULSE_LOADER_DATABASE_URL", "set it or unset it"]),
     ({"PULSE_RETRY_MAX_BACKOFF_S": "nan"}, ["run"], ["PULSE_RETRY_MAX_BACKOFF_S", "finite"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pulse.engines.runtime import RetryLoop, StoppableEngine, StopRequested
+from pulse.engines.runtime import GC_THRESHOLDS, RetryLoop, StoppableEngine, StopRequested, freeze_warm_heap
 from pulse.errors import TransientError
 
 
@@ -96,3 +97,16 @@ def test_sigterm_and_sigint_request_a_clean_stop(restored_signals: None, sig: si
     assert not engine.stop_requested.is_set()
     os.kill(os.getpid(), sig)
     assert engine.stop_requested.wait(5)
+
+
+def test_the_warmed_up_heap_is_frozen_and_full_collections_are_rarer() -> None:
+    before = gc.get_threshold()
+    warm = [{"cached": i} for i in range(1000)]  # long-lived objects of the warm-up
+    try:
+        freeze_warm_heap()
+        assert gc.get_freeze_count() >= len(warm)
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0] and GC_THRESHOLDS[2] > before[2]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
