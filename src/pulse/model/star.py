@@ -12,7 +12,7 @@ import orjson
 from pulse.enrich.domain import StorefrontMap
 from pulse.enrich.geoip import GeoLookup
 from pulse.enrich.privacy import keyed_hash, normalize_email, redact, redact_json, redact_text, truncate_ip
-from pulse.enrich.referrer import classify_referrer
+from pulse.enrich.referrer import MAX_SEARCH_TERM_LENGTH, classify_referrer
 from pulse.enrich.url import PageUrl, parse_page_url
 from pulse.enrich.useragent import UserAgentParser
 from pulse.events.limits import TRUNCATED_KEY
@@ -256,7 +256,9 @@ def _referrer(sent: str | None, page: PageUrl, env: ModelEnvironment, text: _Red
     referrer_key = dim_key("referrer", referrer_url, referrer_class)
     row = (
         referrer_key, referrer_url, text(referrer.domain, env.hash_key), referrer_class,
-        text(referrer.search_term, env.hash_key),  # free text a person typed: through the privacy step
+        # free text a person typed: through the privacy step, then capped again (a redaction marker can be longer
+        # than what it replaces, and the column's CHECK would refuse the whole batch)
+        _capped(text(referrer.search_term, env.hash_key), MAX_SEARCH_TERM_LENGTH),
     )
     return referrer_key, row, bounded_key(referrer_url)
 
@@ -274,6 +276,10 @@ def _agent(sent: str | None, env: ModelEnvironment, text: _Redact) -> tuple[Any,
     )
     return (browser_key, (browser_key, browser), os_key, (os_key, os_family), device_type_key,
             (device_type_key, device_type, bot_reason), agent.is_bot, browser, os_family)
+
+
+def _capped(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None else None
 
 
 def _as_sent(value: str | None, key: bytes) -> str | None:

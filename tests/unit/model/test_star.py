@@ -275,3 +275,13 @@ def test_a_search_referrer_row_carries_the_search_term_after_the_privacy_step(en
     (row,) = batch.dims["dim_referrer"].values()
     assert row[3] == "search"
     assert isinstance(row[4], str) and row[4].startswith("ring for ") and "anna@example.com" not in row[4]
+
+
+def test_a_search_term_grown_by_redaction_still_fits_its_column(enrichers: Enrichers) -> None:
+    # 64 short addresses: 256 characters as typed, each redaction marker longer than the address it replaces
+    term = "+".join(["a%40b.co"] * 32)  # 32 x "a@b.co" + 31 spaces = 223 characters decoded
+    url = "https://www.google.de/search?q=" + term + "+" + "x" * 40
+    batch = transform_batch(_messages([_view(referrer_url=url)]), enrichers, now=NOW)
+    (row,) = batch.dims["dim_referrer"].values()
+    assert isinstance(row[4], str) and "@" not in row[4]
+    assert len(row[4]) == 256  # the CHECK in migration 0010: at most 256 characters
