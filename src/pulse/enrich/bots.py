@@ -2,7 +2,9 @@
 
 Sources, in the order a reason is chosen when several match:
 1. `crawler-user-agents` (the package's JSON of regex patterns, MIT, updated monthly);
-2. Matomo device-detector's `bots.yml` (vendored in `data/matomo-bots.yml`, LGPL-3.0, see `data/README.md`);
+2. Matomo device-detector's `bots.yml` (vendored in `data/matomo-bots.yml`, LGPL-3.0, see `data/README.md`),
+   then its HTTP libraries and feed readers (`data/matomo-libraries.yml`, `data/matomo-feed-readers.yml`):
+   Matomo files those as clients, not bots, but for counting visitors they are programs, not people;
 3. pulse's own tokens, only for what those two miss (`PULSE_BOT_TOKENS`, docs/bots.md says why each).
 ua-parser's "Spider" device is checked by the user-agent enricher after this matcher (it needs the parse).
 
@@ -43,6 +45,8 @@ __all__ = [
 
 CRAWLER_USER_AGENTS = "crawler-user-agents"
 MATOMO = "matomo"
+MATOMO_LIBRARY = "matomo-library"
+MATOMO_FEED_READER = "matomo-feed-reader"
 PULSE = "pulse"
 UA_PARSER_SPIDER = "ua-parser:Spider"
 MATOMO_BOTS_VERSION = "6.5.1"
@@ -58,7 +62,6 @@ _ALTERNATION_LOOKBEHIND = re.compile(r"\(\?<!((?:[^()|]+\|)+[^()|]+)\)")
 # What neither list matches (tests/unit/enrich/test_bots.py checks each is still needed), all from
 # pulse's rule before issue 14; docs/bots.md gives the reason for each. Case-insensitive regexes.
 PULSE_BOT_TOKENS: dict[str, str] = {
-    "undici": r"undici",  # Node's built-in fetch: Matomo files it as a library, not a bot
     "preview": r"preview",  # link previewers that name no product ("Link Preview Service")
     "+http": r"\+https?://",  # the contact URL well-behaved robots carry ("+https://example.com/robot")
 }
@@ -71,6 +74,9 @@ DROPPED_PATTERNS: dict[str, str] = {
     "crawler-user-agents:Sonic": "ViewSonic and Panasonic phones (Sonic's own crawler is unheard of)",
     "crawler-user-agents:Sogou": "the Sogou mobile browser; Sogou's spiders are matched by Matomo's list",
     "crawler-user-agents:Viber": "Viber's in-app browser",
+    "matomo-library:Apple Core Media": "Apple's media framework: people playing video and audio on Apple devices",
+    "matomo-library:LibHTTP": "the PlayStation's system HTTP stack, used by its media apps",
+    "matomo-library:MatomoTracker": "Matomo's tracking SDK: the analytics of people using an app",
 }
 
 
@@ -227,8 +233,7 @@ def load_bot_patterns(*, keep_dropped: bool = False) -> list[BotPattern]:
         BotPattern(CRAWLER_USER_AGENTS, _crawler_name(entry["pattern"]), entry["pattern"], ignore_case=False)
         for entry in crawler
     ]
-    matomo_text = resources.files("pulse.enrich").joinpath("data/matomo-bots.yml").read_text("utf-8")
-    matomo = yaml.load(matomo_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+    matomo = _matomo_list("matomo-bots.yml")
     # A top-level alternation ("Generic Bot": 90 unrelated names) becomes one pattern per branch, so
     # that a user agent runs only the branch whose literal it contains, not a 1,400-character regex.
     patterns += [
@@ -236,8 +241,22 @@ def load_bot_patterns(*, keep_dropped: bool = False) -> list[BotPattern]:
         for entry in matomo
         for branch in top_level_branches(entry["regex"])
     ]
+    # Matomo's HTTP libraries and feed readers: programs, not people (Matomo files them as clients, not bots)
+    patterns += [
+        BotPattern(source, _matomo_name(entry), _MATOMO_BOUNDARY.format(branch))
+        for source, file in ((MATOMO_LIBRARY, "matomo-libraries.yml"), (MATOMO_FEED_READER, "matomo-feed-readers.yml"))
+        for entry in _matomo_list(file)
+        for branch in top_level_branches(entry["regex"])
+    ]
     patterns += [BotPattern(PULSE, name, regex) for name, regex in PULSE_BOT_TOKENS.items()]
     return [pattern for pattern in patterns if keep_dropped or pattern.reason not in DROPPED_PATTERNS]
+
+
+def _matomo_list(file: str) -> list[dict[str, Any]]:
+    """One of the vendored Matomo device-detector lists (`data/`): entries with `regex` and `name`."""
+    text = resources.files("pulse.enrich").joinpath(f"data/{file}").read_text("utf-8")
+    entries: list[dict[str, Any]] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    return entries
 
 
 def top_level_branches(pattern: str) -> list[str]:

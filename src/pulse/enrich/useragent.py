@@ -64,7 +64,7 @@ class UserAgentInfo:
     is_bot: bool
     bot_reason: str | None = None
     """Why it is a bot, `source:name` (`crawler-user-agents:Googlebot`, `matomo:Semrush`,
-    `ua-parser:Spider`, `pulse:undici`); None for people."""
+    `ua-parser:Spider`, `matomo-library:undici`); None for people."""
 
 
 # A missing User-Agent is not evidence of a bot: the tracker may simply not have sent the header

@@ -59,6 +59,10 @@ PEOPLE = [
     "Safari/537.36",
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.230 Mobile "
     "Safari/537.36 TikTok 32.5.3",
+    # media players and app SDKs that Matomo files as libraries (DROPPED_PATTERNS): people behind them
+    "AppleCoreMedia/1.0.0.18J383 (Apple TV; U; CPU OS 14_0 like Mac OS X; en_us)",
+    "PS4Application libhttp/1.000 (PS4) CoreMedia libhttp/6.72 (PlayStation 4)",
+    "Darwin/25.6.0 (Watch7,8; watchOS 26.6) MatomoTrackerSDK/7.8.0",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
     "Snapchat/12.60.0.41 (like Safari/8616.2.9.10.8, panda)",
 ]
@@ -77,8 +81,11 @@ REASONS = [
     ("HTTrack 3.0", "crawler-user-agents:HTTrack"),
     ("Amazon-Route53-Health-Check-Service (ref 1b3c/Route53)", "matomo:Amazon Route53 Health Check"),
     ("Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)", "matomo:Sogou Spider"),
-    ("Java/17.0.2", "ua-parser:Spider"),
-    ("undici", "pulse:undici"),
+    ("whatsapp/2.2123.8 n", "ua-parser:Spider"),
+    ("Java/17.0.2", "matomo-library:Java"),
+    ("undici", "matomo-library:undici"),
+    ("GuzzleHttp/7", "matomo-library:Guzzle (PHP HTTP Client)"),
+    ("NetNewsWire/4.0.0 (Mac OS X; http://netnewswireapp.com/mac/; gzip-happy)", "matomo-feed-reader:NetNewsWire"),
     ("Mozilla/5.0 (compatible; Link Preview Service)", "pulse:preview"),
 ]
 
@@ -96,7 +103,7 @@ def test_the_issue_misses_are_caught(parser: UserAgentParser) -> None:
 
 @pytest.mark.parametrize("name", sorted(PULSE_BOT_TOKENS))
 def test_each_pulse_rule_is_one_the_maintained_lists_miss(name: str) -> None:
-    examples = {"undici": "undici", "preview": "Link Preview Service", "+http": "Thing/1.0 (+https://example.org)"}
+    examples = {"preview": "Link Preview Service", "+http": "Thing/1.0 (+https://example.org)"}
     without_pulse = BotMatcher([p for p in load_bot_patterns() if p.source != "pulse"])
     assert without_pulse.match(examples[name]) is None
     assert default_bot_matcher().match(examples[name]) == BotPattern("pulse", name, PULSE_BOT_TOKENS[name])
