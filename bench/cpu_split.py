@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import e2e  # noqa: E402
 from pulse.settings import Settings, load_settings  # noqa: E402
 from pulse.stack.cluster import superuser  # noqa: E402
-from pulse.stack.credentials import parse_target, pgpass_path  # noqa: E402
+from pulse.stack.credentials import pgpass_path  # noqa: E402
 from pulse.stack.manager import stack_up  # noqa: E402
 from pulse.traffic.producer import produce_synthetic  # noqa: E402
 
@@ -51,9 +51,8 @@ def service_cpu_s() -> dict[str, float]:
 def statements(settings: Settings, top: int) -> list[dict[str, Any]] | None:
     """The statements with the most execution time since the reset, or None without pg_stat_statements."""
     with superuser(settings) as admin:
-        if "pg_stat_statements" not in str(admin.execute("SHOW shared_preload_libraries").fetchone()):
+        if not _statements_enabled(admin):
             return None
-        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         rows = admin.execute(
             "SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 120)"
             " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s", (top,),
@@ -63,9 +62,16 @@ def statements(settings: Settings, top: int) -> list[dict[str, Any]] | None:
 
 def reset_statements(settings: Settings) -> None:
     with superuser(settings) as admin:
-        if "pg_stat_statements" in str(admin.execute("SHOW shared_preload_libraries").fetchone()):
-            admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if _statements_enabled(admin):
             admin.execute("SELECT pg_stat_statements_reset()")
+
+
+def _statements_enabled(admin: psycopg.Connection[Any]) -> bool:
+    """pg_stat_statements is preloaded (then its view is created if missing)."""
+    if "pg_stat_statements" not in str(admin.execute("SHOW shared_preload_libraries").fetchone()):
+        return False
+    admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return True
 
 
 def main() -> None:
@@ -90,10 +96,7 @@ def main() -> None:
                for p in range(settings.topic_partitions))
     probe.close()
     url = e2e._fresh_database(settings, f"{topic}_{uuid.uuid4().hex[:4]}")
-    owner = parse_target(settings).owner
-    env = {**os.environ, "PULSE_TOPIC": topic, "PULSE_CONSUMER_GROUP": f"cpu-{uuid.uuid4().hex[:6]}",
-           "PULSE_DATABASE_URL": url, "PULSE_LOADER_DATABASE_URL": url.replace(f"{owner}@", "pulse_engine@"),
-           "PULSE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "PULSE_HOME": str(settings.home)}
+    env = e2e.engine_env(settings, url, topic, f"cpu-{uuid.uuid4().hex[:6]}")
     reset_statements(settings)
     before = service_cpu_s()
     started = time.monotonic()

@@ -53,13 +53,17 @@ def _fresh_database(settings: Any, name: str) -> str:
     return url
 
 
+def engine_env(settings: Any, url: str, topic: str, group: str) -> dict[str, str]:
+    """The environment of a `pulse run` reading `topic` as `group` into the database at `url` (owner's URL)."""
+    owner = parse_target(settings).owner
+    return {**os.environ, "PULSE_TOPIC": topic, "PULSE_CONSUMER_GROUP": group, "PULSE_DATABASE_URL": url,
+            "PULSE_LOADER_DATABASE_URL": url.replace(f"{owner}@", "pulse_engine@"),
+            "PULSE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "PULSE_HOME": str(settings.home)}
+
+
 def run_native(settings: Any, url: str, topic: str, expected: int) -> dict[str, Any]:
     """`pulse run` as a subprocess; time until the warehouse holds every event."""
-    target = parse_target(settings)
-    env = {**os.environ, "PULSE_TOPIC": topic, "PULSE_CONSUMER_GROUP": f"bench-{topic}",
-           "PULSE_DATABASE_URL": url,
-           "PULSE_LOADER_DATABASE_URL": url.replace(f"{target.owner}@", "pulse_engine@"),
-           "PULSE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "PULSE_HOME": str(settings.home)}
+    env = engine_env(settings, url, topic, f"bench-{topic}")
     started = time.monotonic()
     engine = subprocess.Popen([sys.executable, "-m", "pulse.cli", "--log-level", "WARNING", "run"], env=env)
     with psycopg.connect(url, autocommit=True) as conn:

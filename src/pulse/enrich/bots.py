@@ -48,6 +48,12 @@ MATOMO = "matomo"
 MATOMO_LIBRARY = "matomo-library"
 MATOMO_FEED_READER = "matomo-feed-reader"
 PULSE = "pulse"
+# The vendored Matomo device-detector lists (data/), in priority order, with the source each reason names.
+_MATOMO_LISTS = (
+    (MATOMO, "matomo-bots.yml"),
+    (MATOMO_LIBRARY, "matomo-libraries.yml"),
+    (MATOMO_FEED_READER, "matomo-feed-readers.yml"),
+)
 UA_PARSER_SPIDER = "ua-parser:Spider"
 MATOMO_BOTS_VERSION = "6.5.1"
 """The device-detector release `data/matomo-bots.yml` was taken from (scripts/update_bots.sh records it)."""
@@ -233,18 +239,12 @@ def load_bot_patterns(*, keep_dropped: bool = False) -> list[BotPattern]:
         BotPattern(CRAWLER_USER_AGENTS, _crawler_name(entry["pattern"]), entry["pattern"], ignore_case=False)
         for entry in crawler
     ]
-    matomo = _matomo_list("matomo-bots.yml")
-    # A top-level alternation ("Generic Bot": 90 unrelated names) becomes one pattern per branch, so
+    # Matomo's bots, then its HTTP libraries and feed readers (programs, not people, though Matomo files them as
+    # clients). A top-level alternation ("Generic Bot": 90 unrelated names) becomes one pattern per branch, so
     # that a user agent runs only the branch whose literal it contains, not a 1,400-character regex.
     patterns += [
-        BotPattern(MATOMO, _matomo_name(entry), _MATOMO_BOUNDARY.format(branch))
-        for entry in matomo
-        for branch in top_level_branches(entry["regex"])
-    ]
-    # Matomo's HTTP libraries and feed readers: programs, not people (Matomo files them as clients, not bots)
-    patterns += [
         BotPattern(source, _matomo_name(entry), _MATOMO_BOUNDARY.format(branch))
-        for source, file in ((MATOMO_LIBRARY, "matomo-libraries.yml"), (MATOMO_FEED_READER, "matomo-feed-readers.yml"))
+        for source, file in _MATOMO_LISTS
         for entry in _matomo_list(file)
         for branch in top_level_branches(entry["regex"])
     ]
