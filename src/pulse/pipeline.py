@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulse.enrich.domain import StorefrontMap
 from pulse.enrich.geoip import GeoLookup, open_geo_database
+from pulse.enrich.money import warm_currency_data
 from pulse.enrich.privacy import redact_text
 from pulse.enrich.useragent import UserAgentParser
 from pulse.events.decode import DEFAULT_MAX_EVENT_AGE_DAYS, DEFAULT_MAX_FUTURE_SKEW_S, decode_event
@@ -77,7 +78,8 @@ class Enrichers:
 
     @classmethod
     def open(cls, config: PipelineConfig) -> Enrichers:
-        """Open the data files (geo database, storefront map) and the user-agent parser."""
+        """Open the data files (geo database, storefront map, CLDR currencies) and the user-agent parser."""
+        warm_currency_data()
         return cls(
             storefronts=StorefrontMap.load(config.storefronts_file),
             user_agents=UserAgentParser(),

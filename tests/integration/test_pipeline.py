@@ -19,7 +19,7 @@ from pulse.pipeline import Enrichers
 from pulse.serve.api import KpiReader
 from pulse.settings import Settings
 from pulse.warehouse.db import Access, connect, connect_loader, connect_reader
-from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, load_stats, run_kpi
+from pulse.warehouse.kpis import VIEW_KPI_NAMES, KpiWindow, load_stats, run_kpi
 from pulse.warehouse.loader import WarehouseLoader
 from tests.services import pulse_cli, scalar
 
@@ -47,7 +47,7 @@ def _kpis(settings: Settings, tz: str, country: str, product: str) -> dict[str, 
         return {
             name: run_kpi(conn, name, window, country=country if name == "stores-by-country" else None,
                           product_id=product if name == "product-hourly" else None)["rows"]
-            for name in KPI_NAMES
+            for name in VIEW_KPI_NAMES
         }
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def kpi(
     name: Annotated[str, typer.Argument(help="top-products, top-countries, top-referrers, stores-by-country,"
-                                             " product-hourly or browser-os-hourly.")],
+                                             " product-hourly, browser-os-hourly, visitors or revenue.")],
     day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today in --tz).")] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="IANA time zone (default: PULSE_TIMEZONE).")] = None,
     country: Annotated[str | None, typer.Option(help="For stores-by-country: ISO code or English name.")] = None,
@@ -23,7 +23,7 @@ def kpi(
                                                       help="Count bot traffic (default: PULSE_INCLUDE_BOTS).")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Answer one of the six KPIs for a day."""
+    """Answer one of the KPIs for a day: the six view KPIs, visitors (exact uniques) or revenue (orders)."""
     from pulse.warehouse.kpis import run_kpi
 
     window = _window(day, tz, include_bots)

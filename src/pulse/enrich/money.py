@@ -17,9 +17,10 @@ stands for its CLDR locale, and Babel's CLDR data does all the reading. The prod
 2. **Price** (`parse_price`). `babel.numbers.parse_decimal(strict=True)`, first in the storefront's locale,
    then in `_FALLBACK_PRICE_LOCALES` (one per separator convention: 1,234.56 / 1.234,56 / 1 234,56 / 1'234.56).
    A reading counts only if it has no more fraction digits than the currency's minor units, so "1.880" is
-   not 1.88 AUD (en_AU) but 1880 AUD (de_DE). Spaces (U+0020, U+00A0, U+202F) become the candidate locale's
-   group symbol only when that symbol is itself one of those spaces; the text is not otherwise rewritten,
-   so a separator no CLDR locale uses (the typographic apostrophe U+2019 in "1’280.00") is unparseable.
+   not 1.88 AUD (en_AU) but 1880 AUD (de_DE). Look-alike group separators become the candidate locale's
+   group symbol only when that symbol is itself one of them: the spaces (U+0020, U+00A0, U+202F: "1 278,00"
+   in fr_FR) and the apostrophes (', U+2019, U+02BC: the Swiss "1’280.00", which shops print with the
+   typographic apostrophe while CLDR's de_CH says '); the text is not otherwise rewritten.
    Babel hands the rest to `decimal.Decimal`, so its Python-only spellings (exponents, "_", NaN, Infinity)
    are refused here. A negative price is `UNPARSEABLE_PRICE`; zero is a free item and allowed.
    The value is quantized to the currency's minor units.
@@ -57,9 +58,11 @@ __all__ = [
     "OrderTotals",
     "PriceError",
     "currency_code",
+    "minor_units",
     "order_totals",
     "parse_price",
     "storefront_locale",
+    "warm_currency_data",
 ]
 
 STOREFRONT_COUNTRIES = (
@@ -72,7 +75,8 @@ STOREFRONT_COUNTRIES = (
 _INTERNATIONAL_LOCALE = "en_US"
 _INDEX_BASE_LOCALES = ("en", "en_US", "en_GB")
 _FALLBACK_PRICE_LOCALES = ("en_US", "de_DE", "fr_FR", "de_CH")
-_SPACES = "\u0020\u00a0\u202f"
+# Group separators that print alike: each class stands for the one of its members the locale uses.
+_LOOKALIKE_GROUPS = ("\u0020\u00a0\u202f", "'\u2019\u02bc")
 _DECIMAL_ONLY_SPELLINGS = frozenset("eE_")  # accepted by decimal.Decimal, printed by no storefront
 
 
@@ -189,8 +193,9 @@ def _price_locales(country_code: str | None) -> tuple[Locale, ...]:
 def _read_in(text: str, locale: Locale, minor_units: int) -> Decimal | None:
     """The price as `locale` writes it, or None when Babel refuses it or it has too many fraction digits."""
     group = get_group_symbol(locale)
-    if group in _SPACES:
-        text = text.translate(str.maketrans(_SPACES, group * len(_SPACES)))
+    for lookalikes in _LOOKALIKE_GROUPS:
+        if group in lookalikes:
+            text = text.translate(str.maketrans(lookalikes, group * len(lookalikes)))
     try:
         value = parse_decimal(text, locale=locale, strict=True)
     except NumberFormatError:
@@ -212,6 +217,17 @@ def parse_price(text: str, country_code: str | None, currency: str) -> Decimal:
             if value is not None and value >= 0:
                 return value.quantize(Decimal(1).scaleb(-minor_units))
     raise PriceError(OrderIssue.UNPARSEABLE_PRICE, f"{text!r} is no {currency} price on storefront {country_code}")
+
+
+def warm_currency_data() -> None:
+    """Build the symbol index now (about half a second) rather than in the first batch with an order."""
+    _known_symbols()
+    _price_locales(None)
+
+
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point of an amount in `currency` (ISO 4217 via CLDR: EUR 2, CLP 0, BHD 3)."""
+    return int(get_currency_precision(currency))
 
 
 def _quantity(amount: int | None) -> int:

@@ -182,6 +182,18 @@ def parse_price(value: Any) -> float | None:
         return None
 
 
+# A price longer than this is no price (the longest real ones, "1.234.567,89 ", are about 14 characters).
+MAX_PRICE_TEXT = 40
+
+
+def price_text(value: Any) -> str | None:
+    """A cart line's price as sent, as text, for the order's revenue (read with Babel, model/orders.py)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = value.strip() if isinstance(value, str) else str(value)
+    return text if text and len(text) <= MAX_PRICE_TEXT else None
+
+
 def cart_items(value: Any, seen: Seen) -> tuple[CartItem, ...]:
     if not isinstance(value, list):
         return ()
@@ -203,6 +215,7 @@ def cart_items(value: Any, seen: Seen) -> tuple[CartItem, ...]:
                 amount=cart_amount(amount, index),
                 price=parse_price(price),
                 currency=scalar_text(item.get("currency"), "cart_products.currency", seen),
+                price_text=price_text(price),
             )
         )
     return tuple(items)

@@ -69,6 +69,7 @@ class CartItem:
     amount: int | None
     price: float | None
     currency: str | None
+    price_text: str | None = None  # the price as sent (a locale-formatted string): orders read it with Babel
 
 
 @dataclass(slots=True)

@@ -19,6 +19,8 @@ from pulse.events.limits import TRUNCATED_KEY
 from pulse.events.model import Event, Rejection, RejectReason
 from pulse.model.cache import ModelCaches
 from pulse.model.keys import bounded_key, dim_key
+from pulse.model.orders import order_columns
+from pulse.model.visitors import visitor_id
 
 # Column order of the staged fact rows (the fact table's columns plus the rollup's natural values).
 FACT_COLUMNS: tuple[str, ...] = (
@@ -33,7 +35,11 @@ FACT_COLUMNS: tuple[str, ...] = (
 # never into the rollups, so no KPI counts them (the loader filters on it).
 CANARY_COLLECTION = "pulse_canary"
 
-STAGE_ONLY_COLUMNS: tuple[str, ...] = ("referrer_url", "browser", "os")
+# The last five: the visitor (model/visitors.py) and what an order event adds (model/orders.py), for the
+# ledgers of migration 0012.
+STAGE_ONLY_COLUMNS: tuple[str, ...] = (
+    "referrer_url", "browser", "os", "visitor", "order_currency", "order_revenue", "order_items", "order_issue",
+)
 # Staged columns that reach a rollup's primary key or a dimension's UNIQUE index: each holds
 # `bounded_key(...)` of its value, at most MAX_KEY_BYTES of UTF-8 (the full referrer stays in dim_referrer).
 KEY_COLUMNS: tuple[str, ...] = ("collection", "product_id", "store_id", "referrer_url", "browser", "os")
@@ -176,6 +182,9 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
     if device_type_key not in dims["dim_device_type"]:
         dims["dim_device_type"][device_type_key] = device_type_row
     extra = {**event.extra, TRUNCATED_KEY: list(event.truncated)} if event.truncated else event.extra
+    device_hash = keyed_hash(event.device_id, key)
+    visitor = None if is_bot or site_row[5] else visitor_id(device_hash, ip_truncated, agent_sent, site_row[1], day,
+                                                             key)
 
     source = event.source
     return (
@@ -185,7 +194,7 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
         device_type_key, is_bot, product_id, store_id, text(event.recommendation_product_id, key),
         text(event.order_id, key),
         keyed_hash(normalize_email(event.email), key),
-        keyed_hash(event.device_id, key),
+        device_hash,
         ip_truncated,
         text(event.api_version, key), text(event.local_time, key), text(event.user_id_db, key),
         text(event.resolution, key), text(event.key_search, key), text(event.cat_id, key),
@@ -198,8 +207,8 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
         source.topic if source else None,
         source.partition if source else None,
         source.offset if source else None,
-        # stage-only columns, for the rollups
-        referrer_url_key, browser, os_family,
+        # stage-only columns, for the rollups and the ledgers
+        referrer_url_key, browser, os_family, visitor, *order_columns(event, site_row[3]),  # type: ignore[arg-type]
     )
 
 

@@ -132,7 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="pulse KPI API",
-        summary="The six Glamira behaviour KPIs, live from the pulse warehouse (read-only).",
+        summary="The six Glamira behaviour KPIs, visitors and revenue, live from the pulse warehouse (read-only).",
         description="Every answer carries `as_of`: the newest event time, the last commit time, and "
         "`rollups_through` (every batch committed before it is counted in the rollups the KPIs read). "
         "Errors are `{\"error\": code, \"detail\": message}`.",
@@ -175,6 +175,14 @@ def create_app(settings: Settings) -> FastAPI:
     def browser_os_hourly(day: DateParam = None, tz: TzParam = None,
                           include_bots: BotsParam = None) -> dict[str, Any]:
         return reader.kpi("browser-os-hourly", day, tz, include_bots)
+
+    @api.get("/kpis/visitors", summary="Unique visitors of the day (exact), in all and per storefront")
+    def visitors(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
+        return reader.kpi("visitors", day, tz, include_bots)
+
+    @api.get("/kpis/revenue", summary="Orders, items, revenue and average order value per currency and storefront")
+    def revenue(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
+        return reader.kpi("revenue", day, tz, include_bots)
 
     @api.get("/kpis/{name}", include_in_schema=False)
     def unknown_kpi(name: str) -> dict[str, Any]:

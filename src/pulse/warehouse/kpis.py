@@ -18,7 +18,8 @@ import psycopg
 from psycopg import sql
 
 from pulse.errors import BadRequestError, quoted
-from pulse.warehouse import rollups
+from pulse.warehouse import conversion, rollups
+from pulse.warehouse.conversion import CONVERSION_KPI_NAMES
 from pulse.warehouse.dead_letters import dead_letter_counts
 from pulse.warehouse.replay import replay_counts
 from pulse.warehouse.rollups import Grain, Rollup
@@ -26,10 +27,12 @@ from pulse.warehouse.rollups import Grain, Rollup
 if TYPE_CHECKING:
     from pulse.settings import Settings
 
-KPI_NAMES = (
+# The six view KPIs of the spec, then the conversion KPIs (warehouse/conversion.py).
+VIEW_KPI_NAMES = (
     "top-products", "top-countries", "top-referrers", "stores-by-country", "product-hourly",
     "browser-os-hourly",
 )
+KPI_NAMES = VIEW_KPI_NAMES + CONVERSION_KPI_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +316,10 @@ def run_kpi(
             rows = product_hourly(conn, window, product_id)
         elif name == "browser-os-hourly":
             rows = browser_os_hourly(conn, window)
+        elif name == "visitors":
+            rows = conversion.visitors(conn, window, kept=has_day_rollups(conn, window.tz))
+        elif name == "revenue":
+            rows = conversion.revenue(conn, window, kept=has_day_rollups(conn, window.tz))
         else:
             raise BadRequestError(f"unknown KPI {quoted(name)}; choose one of: {', '.join(KPI_NAMES)}")
         freshness = as_of(conn)

@@ -36,7 +36,8 @@ Transform = Callable[[Messages], StarBatch]
 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_fact
-  (LIKE fact_event INCLUDING DEFAULTS, referrer_url text, browser text, os text)
+  (LIKE fact_event INCLUDING DEFAULTS, referrer_url text, browser text, os text,
+   visitor text, order_currency text, order_revenue numeric, order_items int, order_issue text)
   ON COMMIT DELETE ROWS
 """
 
@@ -44,6 +45,10 @@ _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 
 # Ledger first: only ids new to the warehouse reach the facts and the rollup deltas (warehouse/rollups.py).
 # Canary events (`pulse canary`) reach the facts, never the rollups nor the freshness: no KPI counts them.
+# Then the two other ledgers (migration 0012), each counted only where it is new: an order id once ever
+# (fact_order: a resent checkout with a new event id adds no order), a visitor once per zone's local day and
+# storefront, and once more under site_key 0 for every storefront (visitor_day). Both insert in key order,
+# so writers meeting on a key wait for each other in one order.
 _LOAD_FACTS_SQL = """
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
@@ -57,13 +62,30 @@ WITH new_ids AS (
   INSERT INTO fact_event ({cols}) SELECT {cols} FROM fresh
 ), counted AS NOT MATERIALIZED (
   SELECT * FROM fresh WHERE collection <> %(canary)s
+), new_orders AS (
+  INSERT INTO fact_order (order_id, event_id, event_time, collection, site_key, store_id, is_bot,
+                          currency, revenue, items, issue)
+  SELECT DISTINCT ON (order_id) order_id, event_id, event_time, collection, site_key, store_id, is_bot,
+         order_currency, order_revenue, order_items, order_issue
+  FROM counted WHERE order_items IS NOT NULL AND order_id IS NOT NULL
+  ORDER BY order_id, event_time, event_id
+  ON CONFLICT (order_id) DO NOTHING
+  RETURNING *, {order_bucket} AS bucket
+), new_visitors AS (
+  INSERT INTO visitor_day (zone, day, site_key, visitor)
+  SELECT DISTINCT z.zone, (c.event_time AT TIME ZONE z.zone)::date, s.site_key, c.visitor
+  FROM counted c CROSS JOIN kpi_zone z CROSS JOIN LATERAL (VALUES (c.site_key), (0::bigint)) s (site_key)
+  WHERE c.visitor IS NOT NULL
+  ORDER BY 1, 2, 3, 4
+  ON CONFLICT DO NOTHING
+  RETURNING zone, day, site_key
 ), {deltas}
 SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
 """
 # One statement per delta slot (the open generation picks it): the partitions are named, not routed to.
 _LOAD_FACTS = [
     sql.SQL(_LOAD_FACTS_SQL).format(cols=_FACT_COLS, bucket=bucket_of("s", "event_time"),
-                                    deltas=delta_ctes("counted", slot))
+                                    order_bucket=bucket_of("event_time"), deltas=delta_ctes(slot))
     for slot in range(DELTA_SLOTS)
 ]
 

@@ -3,7 +3,9 @@ the KPI reads name it.
 
 A batch transaction appends its counts per 15-minute rollup key to the rollup's delta table (in the slot of the
 open generation, migration 0008); the folder sums a closed slot into the 15-minute rollups and, through each
-zone in kpi_zone, into the local-day and local-hour rollups.
+zone in kpi_zone, into the local-day and local-hour rollups. The rollups of migration 0012 count other things
+than events from other rows of the batch (`Rollup.feed`): orders and revenue from the orders new to the
+warehouse, visitors from the visitor-day ledger rows new to it (a LEDGER_DAY rollup, already per zone).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Grain(StrEnum):
     BUCKET = "15-minute bucket"  # UTC; every UTC offset in use is a multiple of 15 minutes, so local days are sums
     LOCAL_DAY = "local day"  # per zone in kpi_zone (migration 0003)
     LOCAL_HOUR = "local hour of day"  # per zone in kpi_zone and local day
+    LEDGER_DAY = "local day, each ledger key once"  # per zone in kpi_zone: counted from a ledger, not summed up
 
 
 # The columns of every rollup's primary key that are not its own keys: the grain's, then what every KPI filters on.
@@ -27,7 +30,19 @@ _GRAIN_COLUMNS: dict[Grain, tuple[str, ...]] = {
     Grain.BUCKET: ("bucket", "collection", "is_bot"),
     Grain.LOCAL_DAY: ("zone", "day", "collection", "is_bot"),
     Grain.LOCAL_HOUR: ("zone", "day", "collection", "is_bot", "hour"),
+    Grain.LEDGER_DAY: ("zone", "day"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A counted column of a rollup: `delta` aggregates it over the feed's rows; the folds add the deltas up."""
+
+    column: str
+    delta: str = "count(*)"
+
+
+EVENTS = Measure("events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +55,15 @@ class Key:
 
 @dataclass(frozen=True, slots=True)
 class Rollup:
-    """One rollup table: `events` counted per grain, collection, bot flag and its keys."""
+    """One rollup table: its measures (`events` unless said) per grain and its keys."""
 
     table: str
     grain: Grain
     keys: tuple[Key, ...]
     required: str | None = None  # a staged column that must be set for an event to count here
     source: Rollup | None = None  # a local rollup: the 15-minute rollup whose deltas it is folded from
+    measures: tuple[Measure, ...] = (EVENTS,)
+    feed: str = "counted"  # the CTE of the batch statement whose rows its deltas count (loader.py)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -55,8 +72,8 @@ class Rollup:
 
     @property
     def delta_table(self) -> str:
-        """The delta table of a 15-minute rollup (partitioned by slot)."""
-        if self.grain is not Grain.BUCKET:
+        """The delta table of a rollup the batch writes (partitioned by slot)."""
+        if self.source is not None:
             raise ValueError(f"{self.table} is folded from {self.source.table if self.source else '?'}: no deltas")
         return f"{self.table}_delta"
 
@@ -70,13 +87,25 @@ SITE_STORE_DAY = Rollup("rollup_site_store_day", Grain.LOCAL_DAY, SITE_STORE.key
 REFERRER_DAY = Rollup("rollup_referrer_day", Grain.LOCAL_DAY, REFERRER.keys, source=REFERRER)
 BROWSER_HOUR = Rollup("rollup_browser_hour", Grain.LOCAL_HOUR, (Key("browser"),), source=BROWSER_OS)
 OS_HOUR = Rollup("rollup_os_hour", Grain.LOCAL_HOUR, (Key("os"),), source=BROWSER_OS)
+# Orders new to the warehouse (fact_order, one per order id) per storefront, currency and the issue that kept
+# the revenue from being read ('' for none): revenue is numeric, never float; an order with an issue adds 0.
+ORDER_MEASURES = (Measure("orders"), Measure("items", "sum(items)"), Measure("revenue", "coalesce(sum(revenue), 0)"))
+ORDER = Rollup("rollup_order", Grain.BUCKET, (Key("site_key"), Key("currency", null_as_empty=True),
+                                               Key("issue", null_as_empty=True)),
+               measures=ORDER_MEASURES, feed="new_orders")
+ORDER_DAY = Rollup("rollup_order_day", Grain.LOCAL_DAY, ORDER.keys, source=ORDER, measures=ORDER_MEASURES)
+# Visitors of a local day per storefront (site_key 0: every storefront), from the visitor_day ledger rows new to it.
+VISITOR_DAY = Rollup("rollup_visitor_day", Grain.LEDGER_DAY, (Key("site_key"),), measures=(Measure("visitors"),),
+                     feed="new_visitors")
 
 # In the order the loader's statement writes them (15-minute rollups first, as the migrations list them).
 ROLLUPS: tuple[Rollup, ...] = (
     PRODUCT, SITE_STORE, REFERRER, BROWSER_OS, PRODUCT_DAY, SITE_STORE_DAY, REFERRER_DAY, BROWSER_HOUR, OS_HOUR,
+    ORDER, ORDER_DAY, VISITOR_DAY,
 )
 
-BUCKET_ROLLUPS: tuple[Rollup, ...] = tuple(rollup for rollup in ROLLUPS if rollup.grain is Grain.BUCKET)
+# The rollups the batch writes deltas for: the 15-minute ones and the ledger-fed ones; the folder derives the rest.
+DELTA_ROLLUPS: tuple[Rollup, ...] = tuple(rollup for rollup in ROLLUPS if rollup.source is None)
 
 # Slots of every delta table (migration 0008 creates partitions 0..3): generation g writes slot g % DELTA_SLOTS.
 DELTA_SLOTS = 4
@@ -98,19 +127,19 @@ def bucket_of(*column: str) -> sql.Composed:
 
 
 _DELTA = sql.SQL("""{name} AS (
-  INSERT INTO {partition} (slot, {columns}, events)
-  SELECT {slot}, {values}, count(*) FROM {source}{where} GROUP BY {ordinals}
+  INSERT INTO {partition} (slot, {columns}, {measures})
+  SELECT {slot}, {values}, {aggregates} FROM {source}{where} GROUP BY {ordinals}
 )""")
 
 
-def delta_ctes(counted: str, slot: int) -> sql.Composed:
-    """The data-modifying CTEs appending the rows of the CTE `counted`, counted per 15-minute rollup key, to
-    each delta table's partition of `slot`, for one WITH list. `counted` holds staged rows with their `bucket`.
+def delta_ctes(slot: int) -> sql.Composed:
+    """The data-modifying CTEs appending the rows of each rollup's feed CTE, counted per rollup key, to each
+    delta table's partition of `slot`, for one WITH list. A feed holds the rollup's columns (`bucket` included).
 
     Plain appends to heaps without indexes: no row another writer touches, so writers never wait on each other.
     """
     parts = []
-    for rollup in BUCKET_ROLLUPS:
+    for rollup in DELTA_ROLLUPS:
         keys = {key.column: key for key in rollup.keys}
         values = [
             sql.SQL("coalesce({}, '')").format(sql.Identifier(column))
@@ -120,29 +149,31 @@ def delta_ctes(counted: str, slot: int) -> sql.Composed:
         parts.append(_DELTA.format(
             name=sql.Identifier(f"add_{rollup.table}"),
             partition=sql.Identifier(delta_partition(rollup.delta_table, slot)),
-            columns=_names(rollup.columns), slot=sql.Literal(slot), values=sql.SQL(", ").join(values),
-            source=sql.Identifier(counted), where=_where(rollup), ordinals=_ordinals(len(rollup.columns), first=2),
+            columns=_names(rollup.columns), measures=_names(tuple(m.column for m in rollup.measures)),
+            slot=sql.Literal(slot), values=sql.SQL(", ").join(values),
+            aggregates=sql.SQL(", ").join(sql.SQL(m.delta) for m in rollup.measures),
+            source=sql.Identifier(rollup.feed), where=_where(rollup), ordinals=_ordinals(len(rollup.columns), first=2),
         ))
     return sql.SQL(",\n").join(parts)
 
 
 # Folding one slot: the 15-minute rollup from its deltas, and every local rollup of it through each KPI zone.
 _FOLD_BUCKET = sql.SQL("""
-INSERT INTO {table} AS r ({columns}, events)
-SELECT {columns}, sum(events) FROM {partition}
+INSERT INTO {table} AS r ({columns}, {measures})
+SELECT {columns}, {sums} FROM {partition}
 GROUP BY {ordinals} ORDER BY {ordinals}
-ON CONFLICT ({columns}) DO UPDATE SET events = r.events + EXCLUDED.events
+ON CONFLICT ({columns}) DO UPDATE SET {additions}
 """)
 
 _FOLD_LOCAL = sql.SQL("""
-INSERT INTO {table} AS r ({columns}, events)
-SELECT {columns}, sum(events) FROM (
+INSERT INTO {table} AS r ({columns}, {measures})
+SELECT {columns}, {sums} FROM (
   SELECT z.zone, (d.bucket AT TIME ZONE z.zone)::date AS day,
          extract(hour FROM d.bucket AT TIME ZONE z.zone)::smallint AS hour, d.*
   FROM {partition} d CROSS JOIN kpi_zone z
 ) zoned
 GROUP BY {ordinals} ORDER BY {ordinals}
-ON CONFLICT ({columns}) DO UPDATE SET events = r.events + EXCLUDED.events
+ON CONFLICT ({columns}) DO UPDATE SET {additions}
 """)
 
 
@@ -153,12 +184,14 @@ def fold_statements(slot: int) -> list[sql.Composed]:
     """
     statements = []
     for rollup in ROLLUPS:
-        source = rollup if rollup.grain is Grain.BUCKET else rollup.source
-        if source is None:
-            raise ValueError(f"{rollup.table} names no 15-minute rollup to fold from")
-        template = _FOLD_BUCKET if rollup.grain is Grain.BUCKET else _FOLD_LOCAL
+        source = rollup.source or rollup
+        template = _FOLD_LOCAL if rollup.source is not None else _FOLD_BUCKET
+        measures = tuple(m.column for m in rollup.measures)
         statements.append(template.format(
-            table=sql.Identifier(rollup.table), columns=_names(rollup.columns),
+            table=sql.Identifier(rollup.table), columns=_names(rollup.columns), measures=_names(measures),
+            sums=sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in measures),
+            additions=sql.SQL(", ").join(sql.SQL("{0} = r.{0} + EXCLUDED.{0}").format(sql.Identifier(m))
+                                         for m in measures),
             partition=sql.Identifier(delta_partition(source.delta_table, slot)),
             ordinals=_ordinals(len(rollup.columns)),
         ))
@@ -167,7 +200,7 @@ def fold_statements(slot: int) -> list[sql.Composed]:
 
 def delta_partitions(slot: int) -> list[str]:
     """Every delta partition of a slot (the rollups' and the batch totals'), for the fold's TRUNCATE."""
-    return [delta_partition(rollup.delta_table, slot) for rollup in BUCKET_ROLLUPS] + [
+    return [delta_partition(rollup.delta_table, slot) for rollup in DELTA_ROLLUPS] + [
         delta_partition(BATCH_DELTA, slot)
     ]
 

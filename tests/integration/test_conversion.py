@@ -1,0 +1,164 @@
+"""Visitors and orders on the real warehouse: exact, once, in two time zones, against an independent count.
+
+The orders are hand-labelled (tests/cases/conversion/orders.json: totals worked out by hand). The visitors
+are counted here from the events themselves, by the definition in the README (a device id, else the UTC day,
+the IP's /24, the user agent and the storefront), with none of pulse's code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from pulse.engines.native import NativeEngine
+from pulse.settings import Settings
+from pulse.warehouse.kpis import KpiWindow, run_kpi
+from tests.services import pulse_cli
+
+pytestmark = pytest.mark.integration
+
+DAY = date(2026, 3, 29)
+ZONES = ("UTC", "Europe/Berlin")  # UTC is the pipeline's zone; Berlin is added before anything loads
+CASES = Path(__file__).resolve().parents[1] / "cases" / "conversion" / "orders.json"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0 Safari/537.36"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+COUNTRY = {"www.glamira.de": "DE", "www.glamira.co.uk": "GB", "www.glamira.fr": "FR", "www.glamira.se": "SE",
+           "www.glamira.ch": "CH", "www.glamira.com.au": "AU", "www.glamira.ca": "CA", "www.glamira.cl": "CL",
+           "www.glamira.com": None}  # fmt: skip
+
+
+def _event(host: str, at: str, device: str | None, *, collection: str = "view_product_detail",
+           ua: str = CHROME, ip: str = "81.20.30.40", **extra: Any) -> dict[str, Any]:
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return {"id": str(uuid.uuid4()), "time_stamp": int(moment.timestamp()), "collection": collection,
+            "current_url": f"https://{host}/glamira-ring-101.html", "device_id": device, "ip": ip,
+            "user_agent": ua, "store_id": "6", "referrer_url": "", **extra}
+
+
+def _events() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(page and order events, the labelled orders). Bots and a noise host are in, and count as no visitor."""
+    orders = json.loads(CASES.read_text())["orders"]
+    events = [
+        _event("www.glamira.de", "2026-03-29T10:00:00Z", "v1"),
+        _event("www.glamira.de", "2026-03-29T12:00:00Z", "v1"),
+        _event("www.glamira.de", "2026-03-29T23:30:00Z", "v1"),  # Berlin: already 2026-03-30
+        _event("www.glamira.de", "2026-03-28T23:30:00Z", "v10"),  # Berlin: 2026-03-29 00:30
+        _event("www.glamira.co.uk", "2026-03-29T14:00:00Z", "v2"),
+        _event("www.glamira.de", "2026-03-29T14:01:00Z", "v2"),  # one visitor on two storefronts
+        _event("www.glamira.fr", "2026-03-29T09:00:00Z", None, ip="203.0.113.7"),
+        _event("www.glamira.fr", "2026-03-29T09:05:00Z", None, ip="203.0.113.99"),  # same /24 and agent: same
+        _event("www.glamira.fr", "2026-03-29T09:06:00Z", None, ip="203.0.113.99", ua=FIREFOX),  # another agent
+        _event("www.glamira.fr", "2026-03-30T09:00:00Z", None, ip="203.0.113.7"),  # the next day: rotated
+        _event("www.glamira.de", "2026-03-29T15:00:00Z", "vbot", ua=GOOGLEBOT),  # a bot is no visitor
+        _event("dev.glamira.de", "2026-03-29T15:00:00Z", "vdev"),  # a noise host has none
+    ]
+    for order in orders:
+        event = _event(order["host"], order["at"], order["device"], collection="checkout_success",
+                       ip="203.0.113.7" if order["device"] is None else "81.20.30.41", order_id=int(order["order_id"]),
+                       cart_products=[{"product_id": 101, "amount": q, "price": p, "currency": c}
+                                      for p, q, c in order["lines"]])
+        events.append(event)
+        if order.get("resent"):  # the shop sends the checkout again: a new event id, the same order
+            events.append({**event, "id": str(uuid.uuid4()), "time_stamp": event["time_stamp"] + 120})
+    return events, orders
+
+
+def _visitor(event: dict[str, Any]) -> tuple[str, ...] | None:
+    if event["user_agent"] == GOOGLEBOT or event["current_url"].startswith("https://dev."):
+        return None
+    if event["device_id"]:
+        return ("device", event["device_id"])
+    moment = datetime.fromtimestamp(event["time_stamp"], UTC)
+    network = str(ipaddress.ip_network(f"{event['ip']}/24", strict=False).network_address)
+    host = event["current_url"].split("/")[2]
+    return ("anonymous", moment.date().isoformat(), network, event["user_agent"], host)
+
+
+def expected_visitors(events: list[dict[str, Any]], zone: str) -> tuple[int, dict[str | None, int]]:
+    """(every storefront, per storefront country) of DAY in `zone`, from the events alone."""
+    everywhere: set[tuple[str, ...]] = set()
+    per_country: dict[str | None, set[tuple[str, ...]]] = defaultdict(set)
+    for event in events:
+        visitor = _visitor(event)
+        local = datetime.fromtimestamp(event["time_stamp"], UTC).astimezone(ZoneInfo(zone)).date()
+        if visitor is None or local != DAY:
+            continue
+        everywhere.add(visitor)
+        per_country[COUNTRY[event["current_url"].split("/")[2]]].add(visitor)
+    return len(everywhere), {country: len(found) for country, found in per_country.items()}
+
+
+def expected_revenue(orders: list[dict[str, Any]], zone: str) -> tuple[dict[str, tuple[int, int, Decimal]],
+                                                                       dict[str, int]]:
+    """({currency: (orders, items, revenue)}, {issue: orders}) of DAY in `zone`, from the labels."""
+    totals: dict[str, tuple[int, int, Decimal]] = {}
+    issues: dict[str, int] = defaultdict(int)
+    for order in orders:
+        moment = datetime.fromisoformat(order["at"].replace("Z", "+00:00"))
+        if moment.astimezone(ZoneInfo(zone)).date() != DAY:
+            continue
+        if "issue" in order:
+            issues[order["issue"]] += 1
+            continue
+        n, items, amount = totals.get(order["currency"], (0, 0, Decimal(0)))
+        totals[order["currency"]] = (n + 1, items + order["items"], amount + Decimal(order["revenue"]))
+    return totals, dict(issues)
+
+
+def _load(settings: Settings, events: list[dict[str, Any]], path: Path) -> None:
+    lines = [json.dumps(event, ensure_ascii=False) for event in events]
+    path.write_text("\n".join([*lines, lines[0], lines[-1]]) + "\n")  # and two exact redeliveries
+    result = pulse_cli(settings, "replay", str(path))
+    assert result.returncode == 0, result.stderr
+    NativeEngine(settings).run(until_idle=3)
+
+
+def _answers(settings: Settings, zone: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    window = KpiWindow(day=DAY, tz=zone, view_collections=("view_product_detail",))
+    with psycopg.connect(settings.reader_url) as conn:
+        return run_kpi(conn, "visitors", window)["rows"], run_kpi(conn, "revenue", window)["rows"]
+
+
+def test_visitors_and_orders_are_exact_once_in_two_zones(pipeline: Settings, tmp_path: Path) -> None:
+    with psycopg.connect(pipeline.database_url, autocommit=True) as owner:
+        owner.execute("SELECT pulse_add_kpi_zone(%s)", ("Europe/Berlin",))
+    events, orders = _events()
+    _load(pipeline, events, tmp_path / "first.jsonl")
+    first = {zone: _answers(pipeline, zone) for zone in ZONES}
+    _load(pipeline, events, tmp_path / "again.jsonl")  # the whole stream once more: nothing counts twice
+    for zone in ZONES:
+        visitors, revenue = _answers(pipeline, zone)
+        assert (visitors, revenue) == first[zone], zone
+        everywhere, per_country = expected_visitors(events, zone)
+        assert visitors["all_storefronts"] == everywhere, zone
+        assert {row["country_code"]: row["visitors"] for row in visitors["by_storefront"]} == per_country, zone
+        totals, issues = expected_revenue(orders, zone)
+        assert {row["currency"]: (row["orders"], row["items"], Decimal(row["revenue"]))
+                for row in revenue["by_currency"]} == totals, zone
+        assert {row["issue"]: row["orders"] for row in revenue["unreadable"]} == issues, zone
+        for row in revenue["by_currency"]:  # in the currency's minor units, as the revenue is
+            assert Decimal(row["average_order_value"]) == (Decimal(row["revenue"]) / row["orders"]).quantize(
+                Decimal(row["revenue"]))
+    # Berlin's day starts two hours earlier (CET) and ends two hours earlier (CEST): the two zones differ
+    assert first["UTC"] != first["Europe/Berlin"]
+    with psycopg.connect(pipeline.database_url) as owner:
+        stored = owner.execute("SELECT order_id, currency, revenue, issue FROM fact_order ORDER BY 1").fetchall()
+    assert stored == [(o["order_id"], o.get("currency"), Decimal(o["revenue"]) if "revenue" in o else None,
+                       o.get("issue")) for o in orders]
+
+
+def test_the_visitors_of_a_zone_not_kept_are_refused_with_what_to_do(pipeline: Settings) -> None:
+    result = pulse_cli(pipeline, "kpi", "visitors", "--tz", "Asia/Kolkata", "--format", "json")
+    assert result.returncode != 0
+    assert "PULSE_TIMEZONE" in result.stderr, result.stderr
