@@ -69,6 +69,14 @@ class Settings(BaseSettings):
         default=DEFAULT_VIEW_COLLECTIONS, description="Collections that count as a view in KPIs."
     )
     include_bots: bool = Field(default=False, description="Count bot traffic in KPIs.")
+    session_gap_minutes: float = Field(
+        default=30, gt=0, le=1440,
+        description="A visit ends after this many idle minutes (a later event starts the next).",
+    )
+    session_lateness_minutes: float = Field(
+        default=120, ge=0, le=10080,
+        description="An event this much older than its visitor's newest visit joins no visit (counted as late).",
+    )
 
     # --- enrichment --------------------------------------------------------------------------
     geoip_database: Path | None = Field(

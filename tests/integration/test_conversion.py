@@ -50,6 +50,8 @@ def _events() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(page and order events, the labelled orders). Bots and a noise host are in, and count as no visitor."""
     orders = json.loads(CASES.read_text())["orders"]
     events = [
+        _event("www.glamira.de", "2026-03-29T10:00:00Z", "v20"),  # two visits 50 minutes apart, until later
+        _event("www.glamira.de", "2026-03-29T10:50:00Z", "v20", collection="add_to_cart_action"),
         _event("www.glamira.de", "2026-03-29T10:00:00Z", "v1"),
         _event("www.glamira.de", "2026-03-29T12:00:00Z", "v1"),
         _event("www.glamira.de", "2026-03-29T23:30:00Z", "v1"),  # Berlin: already 2026-03-30
@@ -60,6 +62,10 @@ def _events() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         _event("www.glamira.fr", "2026-03-29T09:05:00Z", None, ip="203.0.113.99"),  # same /24 and agent: same
         _event("www.glamira.fr", "2026-03-29T09:06:00Z", None, ip="203.0.113.99", ua=FIREFOX),  # another agent
         _event("www.glamira.fr", "2026-03-30T09:00:00Z", None, ip="203.0.113.7"),  # the next day: rotated
+        # v5 goes through the whole funnel before its order (5005, 13:00) on glamira.ch
+        _event("www.glamira.ch", "2026-03-29T12:40:00Z", "v5"),
+        _event("www.glamira.ch", "2026-03-29T12:45:00Z", "v5", collection="add_to_cart_action"),
+        _event("www.glamira.ch", "2026-03-29T12:50:00Z", "v5", collection="checkout"),
         _event("www.glamira.de", "2026-03-29T15:00:00Z", "vbot", ua=GOOGLEBOT),  # a bot is no visitor
         _event("dev.glamira.de", "2026-03-29T15:00:00Z", "vdev"),  # a noise host has none
     ]
@@ -116,6 +122,43 @@ def expected_revenue(orders: list[dict[str, Any]], zone: str) -> tuple[dict[str,
     return totals, dict(issues)
 
 
+FUNNEL = ("view_product_detail", "add_to_cart_action", "checkout", "checkout_success")
+GAP_S = 30 * 60
+
+
+def expected_visits(events: list[dict[str, Any]], zone: str) -> dict[str, Any]:
+    """Visits of DAY in `zone` (by their start), from the events: per visitor sorted, cut at gaps over 30 min."""
+    times: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        visitor = _visitor(event)
+        if visitor is not None:
+            times[visitor].append(event)
+    visits = bounces = 0
+    steps = [0, 0, 0, 0]
+    for run_events in times.values():
+        runs: list[list[dict[str, Any]]] = []
+        for event in sorted(run_events, key=lambda e: e["time_stamp"]):
+            if runs and event["time_stamp"] - runs[-1][-1]["time_stamp"] <= GAP_S:
+                runs[-1].append(event)
+            else:
+                runs.append([event])
+        for run in runs:
+            start = datetime.fromtimestamp(run[0]["time_stamp"], UTC).astimezone(ZoneInfo(zone)).date()
+            if start != DAY:
+                continue
+            visits += 1
+            bounces += sum(e["collection"].startswith("view_") for e in run) <= 1
+            at = None
+            for index, wanted in enumerate(FUNNEL):
+                found = [e["time_stamp"] for e in run
+                         if e["collection"] == wanted and (at is None or e["time_stamp"] > at)]
+                if not found:
+                    break
+                steps[index] += 1
+                at = min(found)
+    return {"visits": visits, "bounces": bounces, "steps": steps}
+
+
 def _load(settings: Settings, events: list[dict[str, Any]], path: Path) -> None:
     lines = [json.dumps(event, ensure_ascii=False) for event in events]
     path.write_text("\n".join([*lines, lines[0], lines[-1]]) + "\n")  # and two exact redeliveries
@@ -124,10 +167,10 @@ def _load(settings: Settings, events: list[dict[str, Any]], path: Path) -> None:
     NativeEngine(settings).run(until_idle=3)
 
 
-def _answers(settings: Settings, zone: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _answers(settings: Settings, zone: str) -> dict[str, Any]:
     window = KpiWindow(day=DAY, tz=zone, view_collections=("view_product_detail",))
     with psycopg.connect(settings.reader_url) as conn:
-        return run_kpi(conn, "visitors", window)["rows"], run_kpi(conn, "revenue", window)["rows"]
+        return {name: run_kpi(conn, name, window)["rows"] for name in ("visitors", "revenue", "sessions", "funnel")}
 
 
 def test_visitors_and_orders_are_exact_once_in_two_zones(pipeline: Settings, tmp_path: Path) -> None:
@@ -135,12 +178,25 @@ def test_visitors_and_orders_are_exact_once_in_two_zones(pipeline: Settings, tmp
         owner.execute("SELECT pulse_add_kpi_zone(%s)", ("Europe/Berlin",))
     events, orders = _events()
     _load(pipeline, events, tmp_path / "first.jsonl")
+    # Later: an event 25 minutes inside the gap between two of v20's visits (it bridges them into one), and
+    # one of v1's from 18 hours before v1's newest visit ended (beyond the 2-hour lateness bound: late).
+    bridge = _event("www.glamira.de", "2026-03-29T10:25:00Z", "v20", collection="view_listing_page")
+    late = _event("www.glamira.de", "2026-03-29T05:00:00Z", "v1", collection="view_home_page")
+    _load(pipeline, [bridge, late], tmp_path / "later.jsonl")
+    on_time = [*events, bridge]
     first = {zone: _answers(pipeline, zone) for zone in ZONES}
-    _load(pipeline, events, tmp_path / "again.jsonl")  # the whole stream once more: nothing counts twice
+    _load(pipeline, [*events, bridge, late], tmp_path / "again.jsonl")  # all once more: nothing counts twice
     for zone in ZONES:
-        visitors, revenue = _answers(pipeline, zone)
-        assert (visitors, revenue) == first[zone], zone
-        everywhere, per_country = expected_visitors(events, zone)
+        answers = _answers(pipeline, zone)
+        assert answers == first[zone], zone
+        visitors, revenue, visits, funnel = (answers[k] for k in ("visitors", "revenue", "sessions", "funnel"))
+        expected = expected_visits(on_time, zone)
+        assert visits["all_storefronts"]["visits"] == expected["visits"], zone
+        assert visits["all_storefronts"]["bounce_rate"] == round(expected["bounces"] / expected["visits"], 4), zone
+        assert [step["visits"] for step in funnel["steps"]] == expected["steps"], zone
+        assert visits["late_events"] == 1, zone
+        events_for_visitors = [*on_time, late]  # a late event still makes its visitor a visitor of the day
+        everywhere, per_country = expected_visitors(events_for_visitors, zone)
         assert visitors["all_storefronts"] == everywhere, zone
         assert {row["country_code"]: row["visitors"] for row in visitors["by_storefront"]} == per_country, zone
         totals, issues = expected_revenue(orders, zone)

@@ -31,6 +31,7 @@ from pulse.settings import Settings
 from pulse.sources.kafka import create_consumer, message_error
 from pulse.warehouse.heartbeat import EngineIdentity
 from pulse.warehouse.loader import BatchResult, Messages, WarehouseLoader
+from pulse.warehouse.sessions import VisitRules
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class NativeEngine(StoppableEngine):
         self.loader = WarehouseLoader(
             settings.loader_url, settings.consumer_group, identity=self.identity, kpi_zone=settings.timezone,
             statement_timeout_s=settings.commit_timeout_s, url_setting=settings.loader_url_setting,
+            visit_rules=VisitRules.from_settings(settings),
         )
         self.stats = EngineStats()
         self.metrics = metrics or EngineMetrics()  # Prometheus; `pulse run --metrics-port` serves it

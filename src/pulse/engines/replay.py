@@ -26,6 +26,7 @@ from pulse.warehouse.db import connect
 from pulse.warehouse.folding import Folder
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
 from pulse.warehouse.replay import Quarantined, count_candidates, mark_replayed, replay_candidates
+from pulse.warehouse.sessions import VisitRules
 
 DEFAULT_BATCH_SIZE = 500
 # A rejection that depends on the batch, not on the message (too many days in one batch): the row is run
@@ -66,7 +67,7 @@ def replay_quarantine(
     reads = connect(settings.loader_url, setting=settings.loader_url_setting)
     reads.autocommit = True
     loader = WarehouseLoader(settings.loader_url, settings.consumer_group, kpi_zone=settings.timezone,
-                             url_setting=settings.loader_url_setting)
+                             url_setting=settings.loader_url_setting, visit_rules=VisitRules.from_settings(settings))
     try:
         if on_total is not None:
             on_total(count_candidates(reads, reason=reason, since=since))

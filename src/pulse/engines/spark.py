@@ -46,6 +46,7 @@ from pulse.settings import Settings
 from pulse.stack.spark import check_pyspark_version, connector_jars
 from pulse.warehouse.db import check_login, connect_loader
 from pulse.warehouse.heartbeat import EngineIdentity, beat
+from pulse.warehouse.sessions import VisitRules
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,7 @@ class SparkEngine(StoppableEngine):
         return ExecutorConfig(
             query_id=query_id, loader_url=settings.loader_url, consumer_group=settings.consumer_group,
             retry_max_backoff_s=settings.retry_max_backoff_s, pipeline=shipped,
+            visit_rules=VisitRules.from_settings(settings),
         )
 
     def _check_enrichers(self) -> None:

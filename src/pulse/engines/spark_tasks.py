@@ -25,6 +25,7 @@ from pulse.errors import TerminalError
 from pulse.events.model import SourceRef
 from pulse.pipeline import Enrichers, PipelineConfig, transform_batch
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
+from pulse.warehouse.sessions import VisitRules
 from pulse.warehouse.spark_ledger import record_slice as record_in_ledger
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ExecutorConfig:
     retry_max_backoff_s: float
     # The data files are local paths, or file names shipped with SparkContext.addFile / --files.
     pipeline: PipelineConfig
+    visit_rules: VisitRules = field(default_factory=VisitRules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ def enrichers_for(config: ExecutorConfig) -> Enrichers:
 def loader_for(config: ExecutorConfig) -> WarehouseLoader:
     """The process's warehouse connection for this query."""
     if config not in _loaders:
-        _loaders[config] = WarehouseLoader(config.loader_url, config.consumer_group)
+        _loaders[config] = WarehouseLoader(config.loader_url, config.consumer_group, visit_rules=config.visit_rules)
     return _loaders[config]
 
 

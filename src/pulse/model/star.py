@@ -35,11 +35,13 @@ FACT_COLUMNS: tuple[str, ...] = (
 # never into the rollups, so no KPI counts them (the loader filters on it).
 CANARY_COLLECTION = "pulse_canary"
 
-# The last five: the visitor (model/visitors.py) and what an order event adds (model/orders.py), for the
-# ledgers of migration 0012.
+# The last six: the visitor (model/visitors.py), what an order event adds (model/orders.py) and the page's
+# URL path (a visit's entry and exit page), for the ledgers and the visits of migration 0012.
 STAGE_ONLY_COLUMNS: tuple[str, ...] = (
     "referrer_url", "browser", "os", "visitor", "order_currency", "order_revenue", "order_items", "order_issue",
+    "page_path",
 )
+MAX_PAGE_PATH = 1024  # a visit's entry and exit page are kept to this many characters
 # Staged columns that reach a rollup's primary key or a dimension's UNIQUE index: each holds
 # `bounded_key(...)` of its value, at most MAX_KEY_BYTES of UTF-8 (the full referrer stays in dim_referrer).
 KEY_COLUMNS: tuple[str, ...] = ("collection", "product_id", "store_id", "referrer_url", "browser", "os")
@@ -132,7 +134,7 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
     url = event.current_url
     page_entry = caches.pages.entries.get(url) or caches.pages.put(
         url, len(url) if url else 0, _page_entry(url, enrichers, text, json_text))
-    page, slug, site_key, site_row, page_utm_source, page_utm_medium, utm_campaign, page_options = page_entry
+    page, slug, site_key, site_row, page_utm_source, page_utm_medium, utm_campaign, page_options, path = page_entry
 
     sent_product = event.product_id or event.viewing_product_id or page.product_id
     product_key = product_id = None
@@ -209,6 +211,7 @@ def model_event(event: Event, enrichers: ModelEnvironment, dims: dict[str, dict[
         source.offset if source else None,
         # stage-only columns, for the rollups and the ledgers
         referrer_url_key, browser, os_family, visitor, *order_columns(event, site_row[3]),  # type: ignore[arg-type]
+        path,
     )
 
 
@@ -238,7 +241,8 @@ def _page_entry(url: str | None, env: ModelEnvironment, text: _Redact, json_text
     )
     options = json_text(_json([list(pair) for pair in page.options]), key)
     return (page, text(page.product_slug, key), site_key, site_row, text(page.utm_source, key),
-            text(page.utm_medium, key), text(page.utm_campaign, key), options)
+            text(page.utm_medium, key), text(page.utm_campaign, key), options,
+            _capped(text(page.path, key), MAX_PAGE_PATH))
 
 
 def _keyed(product_id: str | None, dimension: str) -> tuple[Any, Any]:

@@ -180,6 +180,18 @@ def create_app(settings: Settings) -> FastAPI:
     def visitors(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
         return reader.kpi("visitors", day, tz, include_bots)
 
+    @api.get("/kpis/sessions", summary="Visits of the day: bounce rate, average duration, pages per visit")
+    def sessions(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
+        return reader.kpi("sessions", day, tz, include_bots)
+
+    @api.get("/kpis/funnel", summary="Visits reaching each shopping step in order, with conversion rates")
+    def funnel(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
+        return reader.kpi("funnel", day, tz, include_bots)
+
+    @api.get("/kpis/campaigns", summary="Visits, bounce rate and orders by landing source and UTM campaign")
+    def campaigns(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
+        return reader.kpi("campaigns", day, tz, include_bots)
+
     @api.get("/kpis/revenue", summary="Orders, items, revenue and average order value per currency and storefront")
     def revenue(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
         return reader.kpi("revenue", day, tz, include_bots)

@@ -35,13 +35,46 @@ def render_kpi(answer: dict[str, Any]) -> RenderableType:
         for r in rows:
             table.add_row(f"{r['hour']:02d}", f"{r['views']:,}", "█" * round(20 * r["views"] / peak))
         return Group(table, _freshness(answer["as_of"]))
+    if isinstance(rows, dict):  # the conversion KPIs: totals, then a table per breakdown
+        parts: list[RenderableType] = []
+        for key, value in rows.items():
+            if isinstance(value, list):
+                parts.append(_rows_table([_flat(r) for r in value], f"{title} · {key.replace('_', ' ')}"))
+            elif isinstance(value, dict):
+                parts.append(_rows_table([_flat(value)], f"{title} · {key.replace('_', ' ')}"))
+            else:
+                parts.append(Text(f"{key.replace('_', ' ')}: {_cell(key, value)}"))
+        return Group(*parts, _freshness(answer["as_of"]))
+    return Group(_rows_table(rows, title), _freshness(answer["as_of"]))
+
+
+def _rows_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    columns = list(rows[0].keys()) if rows else ["(no views yet)"]
+    columns = list(rows[0].keys()) if rows else ["(nothing yet)"]
     for col in columns:
-        table.add_column(col, justify="right" if col == "views" else "left", overflow="fold")
+        table.add_column(col, justify="left" if col in ("storefront", "country", "product_id") else "right",
+                         overflow="fold")
     for r in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v if v is not None else "—") for v in r.values()))
-    return Group(table, _freshness(answer["as_of"]))
+        table.add_row(*(_cell(k, v) for k, v in r.items()))
+    return table
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose nested steps (the funnel per storefront) become `step: visits` columns."""
+    flat = {k: v for k, v in row.items() if not isinstance(v, list)}
+    for step in row.get("steps", []):
+        flat[step["step"]] = step["visits"]
+    return flat
+
+
+def _cell(key: str, value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "—" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.2%}" if key.endswith("rate") or key.startswith("from_") else f"{value:,.2f}"
+    return str(value)
 
 
 def _hourly_table(rows: list[dict[str, Any]], key: str, title: str, top: int = 6) -> Table:

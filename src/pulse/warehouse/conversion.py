@@ -4,6 +4,10 @@
   migration 0012), per storefront and for every storefront together (`all_storefronts`: a visitor of two
   storefronts is one visitor there). Kept for the zones in kpi_zone only: a zone is counted from when it is
   added (`pulse run` adds PULSE_TIMEZONE). Bots and noise hosts have no visitors.
+- `sessions`, `funnel`, `campaigns`: visits (model/sessions.py) of the local day their start falls on, per
+  storefront or landing source: bounce rate (visits of at most one page view), average duration, pages per
+  visit, and the shopping funnel in order (visits reaching each step; `orders` = visits reaching
+  checkout_success). `late_events` counts events that came too late to join a visit (they count elsewhere).
 - `revenue`: orders (one per order id), items, revenue and average order value per currency and per
   storefront and currency, as exact decimal strings in the currency's minor units; orders whose amounts could
   not be read are counted per reason under `unreadable` and add no revenue.
@@ -22,7 +26,32 @@ from pulse.errors import BadRequestError, quoted
 if TYPE_CHECKING:
     from pulse.warehouse.kpis import KpiWindow
 
-CONVERSION_KPI_NAMES = ("visitors", "revenue")
+CONVERSION_KPI_NAMES = ("visitors", "sessions", "funnel", "campaigns", "revenue")
+FUNNEL_STEPS = ("view_product_detail", "add_to_cart_action", "checkout", "checkout_success")  # model/sessions.py
+CAMPAIGN_ROWS = 50
+
+# Visits of the day per storefront (rollup_visit_day: signed deltas summed, so a merged visit counts once).
+_VISITS = """
+SELECT s.host AS storefront, s.country_code, s.country_name AS country, sum(r.visits)::bigint,
+       sum(r.bounces)::bigint, sum(r.duration_s), sum(r.page_views)::bigint, sum(r.funnel_1)::bigint,
+       sum(r.funnel_2)::bigint, sum(r.funnel_3)::bigint, sum(r.funnel_4)::bigint
+FROM rollup_visit_day r JOIN dim_site s USING (site_key)
+WHERE r.zone = %(tz)s AND r.day = %(day)s
+GROUP BY 1, 2, 3 HAVING sum(r.visits) > 0
+ORDER BY 4 DESC, 1 ASC
+"""
+_LATE = "SELECT coalesce(sum(late_events), 0)::bigint FROM rollup_visit_late_day WHERE zone = %(tz)s AND day = %(day)s"
+# Visits by landing source: the referrer's class and domain (dim_referrer) and the UTM values of the landing page.
+_CAMPAIGNS = """
+SELECT d.referrer_class, d.referrer_domain, r.utm_source, r.utm_medium, r.utm_campaign, sum(r.visits)::bigint,
+       sum(r.bounces)::bigint, sum(r.duration_s), sum(r.page_views)::bigint, sum(r.funnel_1)::bigint,
+       sum(r.funnel_2)::bigint, sum(r.funnel_3)::bigint, sum(r.funnel_4)::bigint
+FROM rollup_visit_day r LEFT JOIN dim_referrer d USING (referrer_key)
+WHERE r.zone = %(tz)s AND r.day = %(day)s
+GROUP BY 1, 2, 3, 4, 5 HAVING sum(r.visits) > 0
+ORDER BY 6 DESC, 1 ASC NULLS FIRST, 2 ASC NULLS FIRST, 3, 4, 5
+LIMIT %(limit)s
+"""
 
 _VISITORS = """
 SELECT r.site_key, s.host AS storefront, s.country_code, s.country_name AS country, r.visitors
@@ -50,9 +79,7 @@ GROUP BY 1, 2, 3, 4, 5, 6
 
 def visitors(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict[str, Any]:
     """Unique visitors of the day: every storefront together, and per storefront (most first)."""
-    if not kept:
-        raise BadRequestError(f"visitors are counted for the zones pulse keeps day rollups for, not {quoted(window.tz)}"
-                              "; set PULSE_TIMEZONE to it and run the engine to count from now on", param="tz")
+    _kept(window, kept, "visitors")
     rows = conn.execute(_VISITORS, window.params()).fetchall()
     total = next((int(r[4]) for r in rows if r[0] == 0), 0)
     return {
@@ -60,6 +87,68 @@ def visitors(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict
         "by_storefront": [{"storefront": host, "country_code": code, "country": country, "visitors": int(n)}
                           for site_key, host, code, country, n in rows if site_key != 0],
     }
+
+
+def sessions(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict[str, Any]:
+    """Visits of the day (by the local day of their start): bounce rate, duration, pages per visit."""
+    _kept(window, kept, "visits")
+    rows = conn.execute(_VISITS, window.params()).fetchall()
+    late = conn.execute(_LATE, window.params()).fetchone()
+    every = [sum(row[i] for row in rows) for i in range(3, 11)]
+    return {
+        "all_storefronts": _visit_metrics(*every),
+        "by_storefront": [{"storefront": host, "country_code": code, "country": country, **_visit_metrics(*m)}
+                          for host, code, country, *m in rows],
+        "late_events": int(late[0]) if late else 0,
+    }
+
+
+def funnel(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict[str, Any]:
+    """Visits reaching each shopping step in order, and the step-to-step and overall conversion."""
+    _kept(window, kept, "the funnel")
+    rows = conn.execute(_VISITS, window.params()).fetchall()
+    every = [sum(row[i] for row in rows) for i in range(7, 11)]
+    return {
+        "steps": _steps(every),
+        "by_storefront": [{"storefront": host, "country_code": code, "country": country, "steps": _steps(m[4:])}
+                          for host, code, country, *m in rows],
+    }
+
+
+def campaigns(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> list[dict[str, Any]]:
+    """Visits by landing source (referrer class and domain, UTM source/medium/campaign), most first."""
+    _kept(window, kept, "campaigns")
+    rows = conn.execute(_CAMPAIGNS, {**window.params(), "limit": CAMPAIGN_ROWS}).fetchall()
+    return [{"referrer_class": klass, "referrer_domain": domain, "utm_source": source or None,
+             "utm_medium": medium or None, "utm_campaign": campaign or None, **_visit_metrics(*m)}
+            for klass, domain, source, medium, campaign, *m in rows]
+
+
+def _kept(window: KpiWindow, kept: bool, what: str) -> None:
+    if not kept:
+        raise BadRequestError(f"{what} are counted for the zones pulse keeps day rollups for, not "
+                              f"{quoted(window.tz)}; set PULSE_TIMEZONE to it and run the engine", param="tz")
+
+
+def _visit_metrics(visits: int, bounces: int, duration_s: float, page_views: int, *funnel: int) -> dict[str, Any]:
+    return {
+        "visits": int(visits),
+        "bounce_rate": _rate(bounces, visits),
+        "average_duration_s": round(duration_s / visits, 1) if visits else None,
+        "pages_per_visit": round(page_views / visits, 2) if visits else None,
+        "orders": int(funnel[3]) if len(funnel) == 4 else None,  # visits that reached checkout_success
+        "conversion_rate": _rate(funnel[3], visits) if len(funnel) == 4 else None,
+    }
+
+
+def _steps(reached: list[int] | tuple[int, ...]) -> list[dict[str, Any]]:
+    first = reached[0] if reached else 0
+    return [{"step": name, "visits": int(n), "from_previous": _rate(n, reached[i - 1]) if i else None,
+             "from_first": _rate(n, first)} for i, (name, n) in enumerate(zip(FUNNEL_STEPS, reached, strict=True))]
+
+
+def _rate(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def revenue(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict[str, Any]:

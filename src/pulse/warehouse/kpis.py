@@ -318,6 +318,12 @@ def run_kpi(
             rows = browser_os_hourly(conn, window)
         elif name == "visitors":
             rows = conversion.visitors(conn, window, kept=has_day_rollups(conn, window.tz))
+        elif name == "sessions":
+            rows = conversion.sessions(conn, window, kept=has_day_rollups(conn, window.tz))
+        elif name == "funnel":
+            rows = conversion.funnel(conn, window, kept=has_day_rollups(conn, window.tz))
+        elif name == "campaigns":
+            rows = conversion.campaigns(conn, window, kept=has_day_rollups(conn, window.tz))
         elif name == "revenue":
             rows = conversion.revenue(conn, window, kept=has_day_rollups(conn, window.tz))
         else:

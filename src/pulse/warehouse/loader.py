@@ -24,6 +24,7 @@ from pulse.warehouse.errors import ErrorKind, classify, refusal_detail, translat
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 from pulse.warehouse.offsets import stored_offsets
 from pulse.warehouse.rollups import BATCH_DELTA, DELTA_SLOTS, bucket_of, delta_ctes, delta_partition
+from pulse.warehouse.sessions import STAGE_VISIT_DDL, VisitRules, apply_visits
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ Transform = Callable[[Messages], StarBatch]
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_fact
   (LIKE fact_event INCLUDING DEFAULTS, referrer_url text, browser text, os text,
-   visitor text, order_currency text, order_revenue numeric, order_items int, order_issue text)
+   visitor text, order_currency text, order_revenue numeric, order_items int, order_issue text, page_path text)
   ON COMMIT DELETE ROWS
 """
 
@@ -48,7 +49,8 @@ _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 # Then the two other ledgers (migration 0012), each counted only where it is new: an order id once ever
 # (fact_order: a resent checkout with a new event id adds no order), a visitor once per zone's local day and
 # storefront, and once more under site_key 0 for every storefront (visitor_day). Both insert in key order,
-# so writers meeting on a key wait for each other in one order.
+# so writers meeting on a key wait for each other in one order. The new visitor events are staged for the
+# visits step that follows in the same transaction (warehouse/sessions.py).
 _LOAD_FACTS_SQL = """
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
@@ -79,6 +81,11 @@ WITH new_ids AS (
   ORDER BY 1, 2, 3, 4
   ON CONFLICT DO NOTHING
   RETURNING zone, day, site_key
+), visit_events AS (
+  INSERT INTO stage_visit
+  SELECT visitor, event_time, collection, page_path, site_key, device_type_key, referrer_key, utm_source,
+         utm_medium, utm_campaign
+  FROM counted WHERE visitor IS NOT NULL
 ), {deltas}
 SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
 """
@@ -176,7 +183,9 @@ class WarehouseLoader:
     def __init__(
         self, url: str, consumer_group: str, identity: EngineIdentity | None = None, kpi_zone: str | None = None,
         *, statement_timeout_s: float | None = None, url_setting: str = "PULSE_DATABASE_URL",
+        visit_rules: VisitRules | None = None,
     ) -> None:
+        self._visit_rules = visit_rules or VisitRules()
         self._url = url
         self._url_setting = url_setting  # the variable `url` came from: a refused login names it
         # A statement waiting on a lock held elsewhere is cancelled (57014, transient) instead of hanging unseen.
@@ -198,6 +207,7 @@ class WarehouseLoader:
             self._conn = connect(self._url, setting=self._url_setting)
             with self._conn.transaction():
                 self._conn.execute(_STAGE_DDL)
+                self._conn.execute(STAGE_VISIT_DDL)
                 if self._statement_timeout_ms:
                     self._conn.execute("SELECT set_config('statement_timeout', %s, false)",
                                        (str(self._statement_timeout_ms),))
@@ -297,13 +307,14 @@ class WarehouseLoader:
         loaded, newest = 0, None
         if batch.facts:
             if clear_stage:
-                conn.execute("TRUNCATE stage_fact")  # an earlier piece of this transaction staged rows
+                conn.execute("TRUNCATE stage_fact, stage_visit")  # an earlier piece of this transaction staged rows
             with conn.cursor().copy(_COPY_STAGE) as copy:
                 for row in batch.facts:
                     copy.write_row(row)
             loaded, newest = conn.execute(  # type: ignore[misc]
                 _LOAD_FACTS[slot], {"canary": CANARY_COLLECTION}
             ).fetchone()
+            apply_visits(conn, slot, self._visit_rules)
         return _Written(
             loaded=loaded, offered=len(batch.facts), duplicates_in_batch=batch.duplicates_in_batch, newest=newest,
             dims=[pending], days=list(days), rejections=list(batch.rejections),

@@ -91,6 +91,7 @@ def maintain(
         _delete(conn, report, "event_ledger", "event_date", report.cutoff)
         _delete(conn, report, "visitor_day", "day", report.cutoff)
         _delete(conn, report, "fact_order", "event_time", cutoff_ts)
+        _delete(conn, report, "visit", "started_at", cutoff_ts)
         for (table,) in conn.execute(_ROLLUP_TABLES).fetchall():
             _delete(conn, report, table, "bucket", cutoff_ts)
         _delete(conn, report, "quarantine", "quarantined_at", _midnight(report.quarantine_cutoff))

@@ -63,7 +63,9 @@ class Rollup:
     required: str | None = None  # a staged column that must be set for an event to count here
     source: Rollup | None = None  # a local rollup: the 15-minute rollup whose deltas it is folded from
     measures: tuple[Measure, ...] = (EVENTS,)
-    feed: str = "counted"  # the CTE of the batch statement whose rows its deltas count (loader.py)
+    # The CTE of the batch statement whose rows its deltas count (loader.py); None: the visits step writes them
+    # (warehouse/sessions.py).
+    feed: str | None = "counted"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -97,11 +99,23 @@ ORDER_DAY = Rollup("rollup_order_day", Grain.LOCAL_DAY, ORDER.keys, source=ORDER
 # Visitors of a local day per storefront (site_key 0: every storefront), from the visitor_day ledger rows new to it.
 VISITOR_DAY = Rollup("rollup_visitor_day", Grain.LEDGER_DAY, (Key("site_key"),), measures=(Measure("visitors"),),
                      feed="new_visitors")
+# Visits per zone's local day of their start, storefront and landing source (model/sessions.py): the visits step
+# adds each visit it writes and subtracts each it replaces, so these are sums of signed deltas.
+VISIT_DAY = Rollup(
+    "rollup_visit_day", Grain.LEDGER_DAY,
+    (Key("site_key"), Key("referrer_key"), Key("utm_source"), Key("utm_medium"), Key("utm_campaign")),
+    measures=tuple(Measure(name) for name in ("visits", "bounces", "duration_s", "page_views", "funnel_1",
+                                              "funnel_2", "funnel_3", "funnel_4")),
+    feed=None,
+)
+# Events later than the lateness bound: loaded, but joined into no visit.
+VISIT_LATE_DAY = Rollup("rollup_visit_late_day", Grain.LEDGER_DAY, (Key("site_key"),),
+                        measures=(Measure("late_events"),), feed=None)
 
 # In the order the loader's statement writes them (15-minute rollups first, as the migrations list them).
 ROLLUPS: tuple[Rollup, ...] = (
     PRODUCT, SITE_STORE, REFERRER, BROWSER_OS, PRODUCT_DAY, SITE_STORE_DAY, REFERRER_DAY, BROWSER_HOUR, OS_HOUR,
-    ORDER, ORDER_DAY, VISITOR_DAY,
+    ORDER, ORDER_DAY, VISITOR_DAY, VISIT_DAY, VISIT_LATE_DAY,
 )
 
 # The rollups the batch writes deltas for: the 15-minute ones and the ledger-fed ones; the folder derives the rest.
@@ -140,6 +154,8 @@ def delta_ctes(slot: int) -> sql.Composed:
     """
     parts = []
     for rollup in DELTA_ROLLUPS:
+        if rollup.feed is None:
+            continue
         keys = {key.column: key for key in rollup.keys}
         values = [
             sql.SQL("coalesce({}, '')").format(sql.Identifier(column))

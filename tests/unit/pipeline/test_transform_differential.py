@@ -39,7 +39,7 @@ from tests.unit.pipeline import transform_runner
 # met those rules in a merge): the caches must change nothing of what it makes.
 REFERENCE = "ede7b91"
 # Staged columns added after the reference (migration 0012's ledgers), at the end of STAGE_COLUMNS.
-ADDED_COLUMNS = ("visitor", "order_currency", "order_revenue", "order_items", "order_issue")
+ADDED_COLUMNS = ("visitor", "order_currency", "order_revenue", "order_items", "order_issue", "page_path")
 REPO = Path(__file__).resolve().parents[3]
 RUNNER = Path(transform_runner.__file__).resolve()
 TRAFFIC_EVENTS = 50_000

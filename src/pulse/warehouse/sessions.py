@@ -1,0 +1,192 @@
+"""The visits step of a batch transaction: the batch's visitor events joined into the stored visits.
+
+The batch statement (loader.py) copies the events new to the warehouse that have a visitor into the temp
+table `stage_visit`. This step, in the same transaction:
+1. locks the batch's visitors (transaction advisory locks, in one global order: two writers meeting on a
+   visitor wait for each other, never deadlock, and writers on other visitors never wait);
+2. sets aside the LATE events: older than the visitor's newest stored visit end by more than the lateness
+   bound (PULSE_SESSION_LATENESS_MINUTES). They still load as facts and count as views, visitors and orders,
+   but re-shape no visit: they are counted per storefront and day as `late_events`;
+3. reads the stored visits the other events can join (within one gap of them), re-sessionizes them with the
+   events (model/sessions.py), deletes the visits that changed and inserts what they became;
+4. appends the change to the visit rollups' delta tables: -1 visit (and its bounce, duration, page views,
+   funnel steps) for each visit removed, +1 for each visit written, on the local day of its start in every
+   zone of kpi_zone. The folder sums them like every other delta (a merge of two visits is -2 +1).
+Exactly once because the facts' ledger admits each event once, and it all commits or rolls back together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+
+from pulse.model.sessions import Visit, sessionize, single_event_visit
+from pulse.warehouse.rollups import VISIT_DAY, VISIT_LATE_DAY, delta_partition
+
+if TYPE_CHECKING:
+    from pulse.settings import Settings
+
+STAGE_VISIT_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS stage_visit (
+  visitor text, event_time timestamptz, collection text, page_path text, site_key bigint, device_type_key bigint,
+  referrer_key bigint, utm_source text, utm_medium text, utm_campaign text
+) ON COMMIT DELETE ROWS
+"""
+
+# The columns of a visit row, in the order of the `visit` table's INSERT and of `Visit`'s fields.
+VISIT_COLUMNS = (
+    "visitor", "started_at", "ended_at", "events", "page_views", "entry_path", "exit_path", "site_key",
+    "device_type_key", "referrer_key", "utm_source", "utm_medium", "utm_campaign", "first_product_view", "carts",
+    "checkouts", "successes",
+)
+_STAGED = "SELECT * FROM stage_visit ORDER BY visitor, event_time"
+# One global order (the lock keys sorted): no two batches can wait on each other in a cycle.
+_LOCK = """
+SELECT count(pg_advisory_xact_lock(k)) FROM (
+  SELECT DISTINCT hashtextextended(v, 8015) AS k FROM unnest(%s::text[]) AS v ORDER BY 1
+) AS keys
+"""
+_NEWEST = "SELECT visitor, max(ended_at) FROM visit WHERE visitor = ANY(%s) GROUP BY 1"
+_WINDOW = sql.SQL("""
+SELECT {columns} FROM visit v JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS w (who, lo, hi)
+  ON v.visitor = w.who AND v.ended_at >= w.lo AND v.started_at <= w.hi
+""").format(columns=sql.SQL(", ").join(sql.Identifier("v", c) for c in VISIT_COLUMNS))
+_DELETE = """
+DELETE FROM visit v USING unnest(%s::text[], %s::timestamptz[]) AS gone (who, started)
+WHERE v.visitor = gone.who AND v.started_at = gone.started
+"""
+_INSERT = sql.SQL("COPY visit ({}, funnel_step) FROM STDIN").format(
+    sql.SQL(", ").join(map(sql.Identifier, VISIT_COLUMNS)))
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRules:
+    """How visits are cut: the idle gap that ends one, and how late an event may come and still join one."""
+
+    gap: timedelta = timedelta(minutes=30)
+    lateness: timedelta = timedelta(minutes=120)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VisitRules:
+        """PULSE_SESSION_GAP_MINUTES and PULSE_SESSION_LATENESS_MINUTES."""
+        return cls(gap=timedelta(minutes=settings.session_gap_minutes),
+                   lateness=timedelta(minutes=settings.session_lateness_minutes))
+
+
+@dataclass(frozen=True, slots=True)
+class VisitChange:
+    """What one batch did to the visits."""
+
+    removed: int = 0
+    written: int = 0
+    late: int = 0
+
+
+def apply_visits(conn: psycopg.Connection, slot: int, rules: VisitRules) -> VisitChange:
+    """Join the staged visitor events into the stored visits (steps 1-4 of the module docstring)."""
+    staged = conn.execute(_STAGED).fetchall()
+    if not staged:
+        return VisitChange()
+    by_visitor: dict[str, list[tuple[object, ...]]] = defaultdict(list)
+    for row in staged:
+        by_visitor[row[0]].append(row)
+    visitors = sorted(by_visitor)
+    conn.execute(_LOCK, (visitors,))
+    newest: dict[str, datetime] = dict(conn.execute(_NEWEST, (visitors,)).fetchall())  # type: ignore[arg-type]
+    late: dict[tuple[int, datetime], int] = defaultdict(int)  # (site_key, event time) -> late events
+    events: dict[str, list[Visit]] = {}
+    for visitor, rows in by_visitor.items():
+        bound = newest.get(visitor)
+        kept = []
+        for _, at, collection, path, site_key, device, referrer, source, medium, campaign in rows:
+            if bound is not None and at < bound - rules.lateness:  # type: ignore[operator]
+                late[(site_key, at)] += 1  # type: ignore[index]
+                continue
+            kept.append(single_event_visit(visitor, at, collection, path, site_key, device, referrer,  # type: ignore[arg-type]
+                                           source, medium, campaign))  # type: ignore[arg-type]
+        if kept:
+            events[visitor] = kept
+    stored: dict[str, list[Visit]] = defaultdict(list)
+    if events:
+        who = sorted(events)
+        low = [min(v.started_at for v in events[w]) - rules.gap for w in who]
+        high = [max(v.started_at for v in events[w]) + rules.gap for w in who]
+        for row in conn.execute(_WINDOW, (who, low, high)).fetchall():
+            stored[row[0]].append(_visit(row))
+    removed: list[Visit] = []
+    written: list[Visit] = []
+    for visitor, new in events.items():
+        before = stored.get(visitor, [])
+        after = sessionize([*before, *new], rules.gap)
+        kept_before = set(before)
+        survivors = [v for v in after if v in kept_before]
+        removed += [v for v in before if v not in set(survivors)]
+        written += [v for v in after if v not in kept_before]
+    if removed:
+        conn.execute(_DELETE, ([v.visitor for v in removed], [v.started_at for v in removed]))
+    if written:
+        with conn.cursor().copy(_INSERT) as copy:
+            for visit in written:
+                copy.write_row((*_row(visit), visit.funnel_step))
+    zones = [zone for (zone,) in conn.execute("SELECT zone FROM kpi_zone ORDER BY zone").fetchall()]
+    _append_deltas(conn, slot, zones, removed, written, late)
+    return VisitChange(removed=len(removed), written=len(written), late=sum(late.values()))
+
+
+def _visit(row: tuple[object, ...]) -> Visit:
+    values = dict(zip(VISIT_COLUMNS, row, strict=True))
+    for name in ("carts", "checkouts", "successes"):
+        values[name] = tuple(values[name] or ())  # type: ignore[arg-type]
+    return Visit(**values)  # type: ignore[arg-type]
+
+
+def _row(visit: Visit) -> tuple[object, ...]:
+    return tuple(list(getattr(visit, name)) if name in ("carts", "checkouts", "successes") else getattr(visit, name)
+                 for name in VISIT_COLUMNS)
+
+
+def _append_deltas(
+    conn: psycopg.Connection, slot: int, zones: list[str], removed: Iterable[Visit], written: Iterable[Visit],
+    late: dict[tuple[int, datetime], int],
+) -> None:
+    """The visit rollups' deltas: each removed visit subtracted, each written one added, per zone's local day."""
+    totals: dict[tuple[object, ...], list[float]] = defaultdict(lambda: [0] * 8)
+    for sign, visits in ((-1, removed), (1, written)):
+        for visit in visits:
+            step = visit.funnel_step
+            measures = (1, int(visit.bounced), visit.duration_s, visit.page_views,
+                        int(step >= 1), int(step >= 2), int(step >= 3), int(step >= 4))
+            for zone in zones:
+                key = (zone, visit.started_at.astimezone(ZoneInfo(zone)).date(), visit.site_key,
+                       visit.referrer_key or 0, visit.utm_source or "", visit.utm_medium or "",
+                       visit.utm_campaign or "")
+                row = totals[key]
+                for index, value in enumerate(measures):
+                    row[index] += sign * value
+    changed = [(*key, *values) for key, values in sorted(totals.items()) if any(values)]
+    if changed:
+        _copy(conn, VISIT_DAY.delta_table, slot, VISIT_DAY.columns + tuple(m.column for m in VISIT_DAY.measures),
+              changed)
+    late_rows: dict[tuple[object, ...], int] = defaultdict(int)
+    for (site_key, at), count in late.items():
+        for zone in zones:
+            late_rows[(zone, at.astimezone(ZoneInfo(zone)).date(), site_key)] += count
+    if late_rows:
+        _copy(conn, VISIT_LATE_DAY.delta_table, slot, VISIT_LATE_DAY.columns + ("late_events",),
+              [(*key, n) for key, n in sorted(late_rows.items())])
+
+
+def _copy(conn: psycopg.Connection, table: str, slot: int, columns: tuple[str, ...], rows: list[tuple[object, ...]]
+          ) -> None:
+    statement = sql.SQL("COPY {} (slot, {}) FROM STDIN").format(
+        sql.Identifier(delta_partition(table, slot)), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with conn.cursor().copy(statement) as copy:
+        for row in rows:
+            copy.write_row((slot, *row))
