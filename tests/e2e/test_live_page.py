@@ -74,6 +74,15 @@ def test_the_live_page_shows_the_api_numbers_and_follows_new_events(pipeline: Se
             page.wait_for_selector("#top-products tbody td.key")
             before = _api_top_products(url)
             assert before and _until(5, lambda: _shown_top_products(page) == before)
+            conversion = {name: httpx.get(f"{url}/api/kpis/{name}", params={"date": DAY.isoformat(), "tz": "UTC"},
+                                          timeout=10).json()["rows"] for name in ("visitors", "sessions", "funnel")}
+            visitors, visits = conversion["visitors"]["all_storefronts"], conversion["sessions"]["all_storefronts"]
+            assert visitors > 0
+            assert _until(5, lambda: page.inner_text("#tile-visitors") == f"{visitors:,}"), "visitors as the API"
+            assert page.inner_text("#tile-visits") == f"{visits['visits']:,}"
+            assert page.inner_text("#tile-bounce") == f"{100 * visits['bounce_rate']:.1f}%"
+            shown_steps = page.eval_on_selector_all("#funnel tbody td.views", "cells => cells.map(c => c.textContent)")
+            assert shown_steps == [f"{step['visits']:,}" for step in conversion["funnel"]["steps"]]
             assert page.locator("#country option").count() > 0, "the country picker lists the top countries"
             assert page.input_value("#product") == before[0]["product_id"], "the top product is picked"
             assert page.locator("#product-chart canvas").count() == 1

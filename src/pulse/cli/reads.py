@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def kpi(
     name: Annotated[str, typer.Argument(help="top-products, top-countries, top-referrers, stores-by-country,"
                                              " product-hourly, browser-os-hourly, visitors, sessions, funnel,"
-                                             " campaigns or revenue.")],
+                                             " campaigns, revenue or realtime.")],
     day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today in --tz).")] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="IANA time zone (default: PULSE_TIMEZONE).")] = None,
     country: Annotated[str | None, typer.Option(help="For stores-by-country: ISO code or English name.")] = None,

@@ -97,6 +97,51 @@ def single_event_visit(
     )
 
 
+# One event of a visitor, as the visits step reads it from a staged fact row.
+VisitEvent = tuple[datetime, str, str | None, int, int | None, int | None, str | None, str | None, str | None]
+# (at, collection, path, site_key, device_type_key, referrer_key, utm_source, utm_medium, utm_campaign)
+
+
+def visits_of_events(visitor: str, events: list[VisitEvent], gap: timedelta) -> list[Visit]:
+    """`sessionize` of the events' single-event visits, built in one pass over the sorted events (no merges)."""
+    ordered = sorted(events, key=_event_order)
+    visits = []
+    start = 0
+    for index in range(1, len(ordered) + 1):
+        if index == len(ordered) or ordered[index][0] - ordered[index - 1][0] > gap:
+            visits.append(_run(visitor, ordered[start:index]))
+            start = index
+    return visits
+
+
+def _event_order(event: VisitEvent) -> tuple[object, ...]:
+    at, _, path, site_key, device, referrer, source, medium, campaign = event
+    return (at, path or "", site_key, referrer or 0, device or 0, source or "", medium or "", campaign or "")
+
+
+def _run(visitor: str, run: list[VisitEvent]) -> Visit:
+    """The visit of a run of one visitor's events, sorted by `_event_order`, no gap over the limit."""
+    first = run[0]
+    last = max(run, key=lambda e: (e[0], e[2] or ""))
+    steps: list[list[datetime]] = [[], [], [], []]
+    page_views = 0
+    for at, collection, *_ in run:
+        if collection.startswith("view_"):
+            page_views += 1
+        if collection in _STEP:
+            steps[_STEP[collection]].append(at)
+    return Visit(
+        visitor=visitor, started_at=first[0], ended_at=run[-1][0], events=len(run), page_views=page_views,
+        entry_path=first[2], exit_path=last[2], site_key=first[3], device_type_key=first[4], referrer_key=first[5],
+        utm_source=first[6], utm_medium=first[7], utm_campaign=first[8],
+        first_product_view=steps[0][0] if steps[0] else None, carts=tuple(steps[1][:MAX_STEP_TIMES]),
+        checkouts=tuple(steps[2][:MAX_STEP_TIMES]), successes=tuple(steps[3][:MAX_STEP_TIMES]),
+    )
+
+
+_STEP = {name: index for index, name in enumerate(FUNNEL)}
+
+
 def merge(a: Visit, b: Visit) -> Visit:
     """One visit of two of the same visitor; `a` starts no later than `b` (its landing values win)."""
     last = b if (b.ended_at, b.exit_path or "") >= (a.ended_at, a.exit_path or "") else a

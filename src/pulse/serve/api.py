@@ -192,6 +192,10 @@ def create_app(settings: Settings) -> FastAPI:
     def campaigns(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
         return reader.kpi("campaigns", day, tz, include_bots)
 
+    @api.get("/kpis/realtime", summary="Visitors right now: an event in the last 5 minutes, per storefront")
+    def realtime(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
+        return reader.kpi("realtime", day, tz, include_bots)
+
     @api.get("/kpis/revenue", summary="Orders, items, revenue and average order value per currency and storefront")
     def revenue(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
         return reader.kpi("revenue", day, tz, include_bots)

@@ -8,6 +8,7 @@
   storefront or landing source: bounce rate (visits of at most one page view), average duration, pages per
   visit, and the shopping funnel in order (visits reaching each step; `orders` = visits reaching
   checkout_success). `late_events` counts events that came too late to join a visit (they count elsewhere).
+- `realtime`: visitors whose latest visit saw an event in the last 5 minutes (event time; bots excluded).
 - `revenue`: orders (one per order id), items, revenue and average order value per currency and per
   storefront and currency, as exact decimal strings in the currency's minor units; orders whose amounts could
   not be read are counted per reason under `unreadable` and add no revenue.
@@ -26,7 +27,8 @@ from pulse.errors import BadRequestError, quoted
 if TYPE_CHECKING:
     from pulse.warehouse.kpis import KpiWindow
 
-CONVERSION_KPI_NAMES = ("visitors", "sessions", "funnel", "campaigns", "revenue")
+CONVERSION_KPI_NAMES = ("visitors", "sessions", "funnel", "campaigns", "revenue", "realtime")
+REALTIME_MINUTES = 5  # migration 0012's visitors_now
 FUNNEL_STEPS = ("view_product_detail", "add_to_cart_action", "checkout", "checkout_success")  # model/sessions.py
 CAMPAIGN_ROWS = 50
 
@@ -122,6 +124,24 @@ def campaigns(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> lis
     return [{"referrer_class": klass, "referrer_domain": domain, "utm_source": source or None,
              "utm_medium": medium or None, "utm_campaign": campaign or None, **_visit_metrics(*m)}
             for klass, domain, source, medium, campaign, *m in rows]
+
+
+_NOW = """
+SELECT n.site_key, s.host AS storefront, s.country_code, s.country_name AS country, n.visitors
+FROM visitors_now n LEFT JOIN dim_site s USING (site_key)
+ORDER BY n.visitors DESC, s.host ASC NULLS FIRST
+"""
+
+
+def realtime(conn: psycopg.Connection) -> dict[str, Any]:
+    """Visitors with an event in the last REALTIME_MINUTES minutes (by event time), in all and per storefront."""
+    rows = conn.execute(_NOW).fetchall()
+    return {
+        "minutes": REALTIME_MINUTES,
+        "all_storefronts": next((int(r[4]) for r in rows if r[0] == 0), 0),
+        "by_storefront": [{"storefront": host, "country_code": code, "country": country, "visitors": int(n)}
+                          for site_key, host, code, country, n in rows if site_key != 0],
+    }
 
 
 def _kept(window: KpiWindow, kept: bool, what: str) -> None:

@@ -324,6 +324,8 @@ def run_kpi(
             rows = conversion.funnel(conn, window, kept=has_day_rollups(conn, window.tz))
         elif name == "campaigns":
             rows = conversion.campaigns(conn, window, kept=has_day_rollups(conn, window.tz))
+        elif name == "realtime":
+            rows = conversion.realtime(conn)
         elif name == "revenue":
             rows = conversion.revenue(conn, window, kept=has_day_rollups(conn, window.tz))
         else:

@@ -24,7 +24,7 @@ from pulse.warehouse.errors import ErrorKind, classify, refusal_detail, translat
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 from pulse.warehouse.offsets import stored_offsets
 from pulse.warehouse.rollups import BATCH_DELTA, DELTA_SLOTS, bucket_of, delta_ctes, delta_partition
-from pulse.warehouse.sessions import STAGE_VISIT_DDL, VisitRules, apply_visits
+from pulse.warehouse.sessions import VisitRules, apply_visits, visit_events
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,9 @@ _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 # Then the two other ledgers (migration 0012), each counted only where it is new: an order id once ever
 # (fact_order: a resent checkout with a new event id adds no order), a visitor once per zone's local day and
 # storefront, and once more under site_key 0 for every storefront (visitor_day). Both insert in key order,
-# so writers meeting on a key wait for each other in one order. The new visitor events are staged for the
-# visits step that follows in the same transaction (warehouse/sessions.py).
+# so writers meeting on a key wait for each other in one order. The statement returns the staged ids its
+# ledger already held: the visits step that follows in the same transaction (warehouse/sessions.py) joins
+# the other events' visitors into their visits.
 _LOAD_FACTS_SQL = """
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
@@ -81,13 +82,10 @@ WITH new_ids AS (
   ORDER BY 1, 2, 3, 4
   ON CONFLICT DO NOTHING
   RETURNING zone, day, site_key
-), visit_events AS (
-  INSERT INTO stage_visit
-  SELECT visitor, event_time, collection, page_path, site_key, device_type_key, referrer_key, utm_source,
-         utm_medium, utm_campaign
-  FROM counted WHERE visitor IS NOT NULL
 ), {deltas}
-SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s) FROM fresh
+SELECT count(*), max(event_time) FILTER (WHERE collection <> %(canary)s),
+       (SELECT array_agg(event_id) FROM stage_fact WHERE event_id NOT IN (SELECT event_id FROM new_ids))
+FROM fresh
 """
 # One statement per delta slot (the open generation picks it): the partitions are named, not routed to.
 _LOAD_FACTS = [
@@ -207,7 +205,6 @@ class WarehouseLoader:
             self._conn = connect(self._url, setting=self._url_setting)
             with self._conn.transaction():
                 self._conn.execute(_STAGE_DDL)
-                self._conn.execute(STAGE_VISIT_DDL)
                 if self._statement_timeout_ms:
                     self._conn.execute("SELECT set_config('statement_timeout', %s, false)",
                                        (str(self._statement_timeout_ms),))
@@ -307,14 +304,14 @@ class WarehouseLoader:
         loaded, newest = 0, None
         if batch.facts:
             if clear_stage:
-                conn.execute("TRUNCATE stage_fact, stage_visit")  # an earlier piece of this transaction staged rows
+                conn.execute("TRUNCATE stage_fact")  # an earlier piece of this transaction staged rows
             with conn.cursor().copy(_COPY_STAGE) as copy:
                 for row in batch.facts:
                     copy.write_row(row)
-            loaded, newest = conn.execute(  # type: ignore[misc]
+            loaded, newest, known = conn.execute(  # type: ignore[misc]
                 _LOAD_FACTS[slot], {"canary": CANARY_COLLECTION}
             ).fetchone()
-            apply_visits(conn, slot, self._visit_rules)
+            apply_visits(conn, slot, self._visit_rules, visit_events(batch.facts, set(known or ())))
         return _Written(
             loaded=loaded, offered=len(batch.facts), duplicates_in_batch=batch.duplicates_in_batch, newest=newest,
             dims=[pending], days=list(days), rejections=list(batch.rejections),

@@ -1,7 +1,7 @@
 """The visits step of a batch transaction: the batch's visitor events joined into the stored visits.
 
-The batch statement (loader.py) copies the events new to the warehouse that have a visitor into the temp
-table `stage_visit`. This step, in the same transaction:
+The loader hands this step the batch's events that are new to the warehouse and have a visitor (the batch
+statement says which staged events its ledger already held). This step, in the same transaction:
 1. locks the batch's visitors (transaction advisory locks, in one global order: two writers meeting on a
    visitor wait for each other, never deadlock, and writers on other visitors never wait);
 2. sets aside the LATE events: older than the visitor's newest stored visit end by more than the lateness
@@ -21,24 +21,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
-from pulse.model.sessions import Visit, sessionize, single_event_visit
+from pulse.model.sessions import Visit, VisitEvent, sessionize, visits_of_events
+from pulse.model.star import CANARY_COLLECTION, STAGE_COLUMNS, Row
 from pulse.warehouse.rollups import VISIT_DAY, VISIT_LATE_DAY, delta_partition
 
 if TYPE_CHECKING:
     from pulse.settings import Settings
-
-STAGE_VISIT_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS stage_visit (
-  visitor text, event_time timestamptz, collection text, page_path text, site_key bigint, device_type_key bigint,
-  referrer_key bigint, utm_source text, utm_medium text, utm_campaign text
-) ON COMMIT DELETE ROWS
-"""
 
 # The columns of a visit row, in the order of the `visit` table's INSERT and of `Visit`'s fields.
 VISIT_COLUMNS = (
@@ -46,7 +41,6 @@ VISIT_COLUMNS = (
     "device_type_key", "referrer_key", "utm_source", "utm_medium", "utm_campaign", "first_product_view", "carts",
     "checkouts", "successes",
 )
-_STAGED = "SELECT * FROM stage_visit ORDER BY visitor, event_time"
 # One global order (the lock keys sorted): no two batches can wait on each other in a cycle.
 _LOCK = """
 SELECT count(pg_advisory_xact_lock(k)) FROM (
@@ -89,45 +83,44 @@ class VisitChange:
     late: int = 0
 
 
-def apply_visits(conn: psycopg.Connection, slot: int, rules: VisitRules) -> VisitChange:
-    """Join the staged visitor events into the stored visits (steps 1-4 of the module docstring)."""
-    staged = conn.execute(_STAGED).fetchall()
+def apply_visits(
+    conn: psycopg.Connection, slot: int, rules: VisitRules, staged: dict[str, list[VisitEvent]]
+) -> VisitChange:
+    """Join the batch's new visitor events (`staged`, per visitor) into the stored visits (steps 1-4 above)."""
     if not staged:
         return VisitChange()
-    by_visitor: dict[str, list[tuple[object, ...]]] = defaultdict(list)
-    for row in staged:
-        by_visitor[row[0]].append(row)
-    visitors = sorted(by_visitor)
+    visitors = sorted(staged)
     conn.execute(_LOCK, (visitors,))
     newest: dict[str, datetime] = dict(conn.execute(_NEWEST, (visitors,)).fetchall())  # type: ignore[arg-type]
     late: dict[tuple[int, datetime], int] = defaultdict(int)  # (site_key, event time) -> late events
     events: dict[str, list[Visit]] = {}
-    for visitor, rows in by_visitor.items():
+    for visitor, rows in staged.items():
         bound = newest.get(visitor)
-        kept = []
-        for _, at, collection, path, site_key, device, referrer, source, medium, campaign in rows:
-            if bound is not None and at < bound - rules.lateness:  # type: ignore[operator]
-                late[(site_key, at)] += 1  # type: ignore[index]
-                continue
-            kept.append(single_event_visit(visitor, at, collection, path, site_key, device, referrer,  # type: ignore[arg-type]
-                                           source, medium, campaign))  # type: ignore[arg-type]
-        if kept:
-            events[visitor] = kept
+        if bound is not None:
+            limit = bound - rules.lateness
+            for row in rows:
+                if row[0] < limit:
+                    late[(row[3], row[0])] += 1
+            rows = [row for row in rows if row[0] >= limit]
+        if rows:
+            events[visitor] = visits_of_events(visitor, rows, rules.gap)
     stored: dict[str, list[Visit]] = defaultdict(list)
     if events:
         who = sorted(events)
-        low = [min(v.started_at for v in events[w]) - rules.gap for w in who]
-        high = [max(v.started_at for v in events[w]) + rules.gap for w in who]
-        for row in conn.execute(_WINDOW, (who, low, high)).fetchall():
-            stored[row[0]].append(_visit(row))
+        low = [events[w][0].started_at - rules.gap for w in who]
+        high = [events[w][-1].ended_at + rules.gap for w in who]
+        for found in conn.execute(_WINDOW, (who, low, high)).fetchall():
+            stored[found[0]].append(_visit(found))  # type: ignore[index]
     removed: list[Visit] = []
     written: list[Visit] = []
     for visitor, new in events.items():
         before = stored.get(visitor, [])
         after = sessionize([*before, *new], rules.gap)
-        kept_before = set(before)
-        survivors = [v for v in after if v in kept_before]
-        removed += [v for v in before if v not in set(survivors)]
+        if not before:
+            written += after
+            continue
+        kept_before, kept_after = set(before), set(after)
+        removed += [v for v in before if v not in kept_after]
         written += [v for v in after if v not in kept_before]
     if removed:
         conn.execute(_DELETE, ([v.visitor for v in removed], [v.started_at for v in removed]))
@@ -140,6 +133,26 @@ def apply_visits(conn: psycopg.Connection, slot: int, rules: VisitRules) -> Visi
     return VisitChange(removed=len(removed), written=len(written), late=sum(late.values()))
 
 
+_AT = {name: STAGE_COLUMNS.index(name) for name in (
+    "event_id", "collection", "visitor", "event_time", "page_path", "site_key", "device_type_key", "referrer_key",
+    "utm_source", "utm_medium", "utm_campaign")}
+
+
+def visit_events(facts: list[Row], known: set[object]) -> dict[str, list[VisitEvent]]:
+    """The staged fact rows' visitor events per visitor: not canaries, not ids the ledger already held."""
+    at = _AT
+    visitor_at, id_at, collection_at = at["visitor"], at["event_id"], at["collection"]
+    fields = itemgetter(at["event_time"], at["collection"], at["page_path"], at["site_key"], at["device_type_key"],
+                        at["referrer_key"], at["utm_source"], at["utm_medium"], at["utm_campaign"])
+    staged: dict[str, list[VisitEvent]] = defaultdict(list)
+    for row in facts:
+        visitor = row[visitor_at]
+        if visitor is None or row[collection_at] == CANARY_COLLECTION or (known and row[id_at] in known):
+            continue
+        staged[visitor].append(fields(row))  # type: ignore[index]
+    return staged
+
+
 def _visit(row: tuple[object, ...]) -> Visit:
     values = dict(zip(VISIT_COLUMNS, row, strict=True))
     for name in ("carts", "checkouts", "successes"):
@@ -147,9 +160,11 @@ def _visit(row: tuple[object, ...]) -> Visit:
     return Visit(**values)  # type: ignore[arg-type]
 
 
-def _row(visit: Visit) -> tuple[object, ...]:
-    return tuple(list(getattr(visit, name)) if name in ("carts", "checkouts", "successes") else getattr(visit, name)
-                 for name in VISIT_COLUMNS)
+def _row(v: Visit) -> tuple[object, ...]:
+    """The visit's row in VISIT_COLUMNS order (spelled out: this runs for every visit a batch writes)."""
+    return (v.visitor, v.started_at, v.ended_at, v.events, v.page_views, v.entry_path, v.exit_path, v.site_key,
+            v.device_type_key, v.referrer_key, v.utm_source, v.utm_medium, v.utm_campaign, v.first_product_view,
+            list(v.carts), list(v.checkouts), list(v.successes))
 
 
 def _append_deltas(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from pulse.collect.server import running
@@ -41,7 +42,17 @@ CHARTS = {  # slice name -> KPI
     "Stores of the selected country": "stores-by-country",
     "Hourly views of the selected product": "product-hourly",
     "Hourly views by browser and OS": "browser-os-hourly",
+    "Visits by storefront": "sessions",
 }
+# The conversion charts are checked against the API only: its answers are proven against independent counts
+# in tests/integration/test_conversion.py.
+CONVERSION = {"sessions"}
+
+
+def _visits_by_storefront(rows: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """storefront -> (visits, bounce rate, average visit, orders), from the API's or Superset's rows."""
+    return {r["storefront"]: (int(r["visits"]), round(float(r["bounce_rate"]), 4),
+                              round(float(r["average_duration_s"]), 1), int(r["orders"])) for r in rows}
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +130,10 @@ def _check_charts(settings: Settings, server: SupersetServer, fx: Fixture, chart
         for name, kpi in CHARTS.items():
             answer = api.get(f"/api/kpis/{kpi}", params={"date": DAY.isoformat(), "tz": settings.timezone,
                                                           **params.get(kpi, {})}).json()
+            if kpi in CONVERSION:
+                shown = _visits_by_storefront(_chart_rows(client, charts[name], kpi))
+                assert shown and shown == _visits_by_storefront(answer["rows"]["by_storefront"]), name
+                continue
             assert answer["rows"] == expected[kpi], f"the API itself is wrong: {kpi} in {settings.timezone}"
             assert answer["rows"], f"{kpi}: an empty answer would prove nothing"
             got = _as_api_rows(kpi, _chart_rows(client, charts[name], kpi))
@@ -130,6 +145,8 @@ def _check_charts(settings: Settings, server: SupersetServer, fx: Fixture, chart
 def test_every_chart_answers_as_the_pulse_api(
     pipeline: Settings, superset_server: SupersetServer, fixture: Fixture, tmp_path: Path
 ) -> None:
+    with psycopg.connect(pipeline.database_url, autocommit=True) as owner:  # visits are kept per zone
+        owner.execute("SELECT pulse_add_kpi_zone(%s)", ("Europe/Berlin",))
     _load(pipeline, fixture, tmp_path)
     berlin = pipeline.model_copy(update={"timezone": "Europe/Berlin"})
     first = _provisioned(berlin, superset_server)
@@ -166,11 +183,16 @@ def _check_dashboard_in_a_browser(settings: Settings, server: SupersetServer, fx
                                native_filters_param(day_range, COUNTRY, PRODUCT), len(CHARTS),
                                Path(SCREENSHOT) if SCREENSHOT else None)
     assert set(answers) == set(done["charts"].values()), "not every chart asked for its data"
+    with running(create_app(settings)) as api_url:
+        visits = httpx.get(f"{api_url}/api/kpis/sessions", params={"date": DAY.isoformat(), "tz": settings.timezone},
+                           timeout=30).json()["rows"]["by_storefront"]
     for name, kpi in CHARTS.items():
         answer = answers[done["charts"][name]]
         assert answer["status"] == 200, (name, answer["body"])
         rows = answer["body"]["result"][0]["data"]
-        if kpi == "product-hourly":  # pivoted for the bars: one column per series, here `views`
+        if kpi == "sessions":
+            assert _visits_by_storefront(rows) == _visits_by_storefront(visits), name
+        elif kpi == "product-hourly":  # pivoted for the bars: one column per series, here `views`
             assert {r["local_hour"]: r["views"] for r in rows if r["views"]} == {
                 r["hour"]: r["views"] for r in expected[kpi] if r["views"]}, name
         elif kpi == "browser-os-hourly":  # one column per (browser, os) series: compare the hourly totals

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulse.model.sessions import FUNNEL, Visit, sessionize, single_event_visit
+from pulse.model.sessions import FUNNEL, Visit, sessionize, single_event_visit, visits_of_events
 
 GAP = timedelta(minutes=30)
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
@@ -100,3 +100,12 @@ def test_the_funnel_counts_steps_in_order_only() -> None:
     assert sessionize([_visit(e) for e in backwards], GAP)[0].funnel_step == 1
     one = sessionize([_visit((0, "view_home_page", "/"))], GAP)[0]
     assert (one.bounced, one.duration_s, one.funnel_step) == (True, 0.0, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events_strategy)
+def test_the_one_pass_reading_of_a_batch_equals_merging_its_events_one_by_one(
+    events: list[tuple[int, str, str]]
+) -> None:
+    rows = [(T0 + timedelta(seconds=s), c, p, 7, 1, 2, None, None, None) for s, c, p in events]
+    assert visits_of_events("v", rows, GAP) == sessionize([_visit(e) for e in events], GAP)

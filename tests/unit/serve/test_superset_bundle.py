@@ -34,14 +34,17 @@ def test_the_bundle_has_the_kpi_settings_as_sql_literals_and_no_password(tmp_pat
     assert files[DATABASE_FILE]["sqlalchemy_uri"] == ACCESS.sqlalchemy_uri
     assert files[DATABASE_FILE]["allow_dml"] is False
     datasets = {n: d for n, d in files.items() if n.startswith("datasets/")}
-    assert len(datasets) == 4
-    for doc in datasets.values():
+    assert len(datasets) == 5
+    for name, doc in datasets.items():
         assert "__PULSE" not in doc["sql"]
+        if name.endswith("pulse_visits.yaml"):  # visits are kept per zone: no view collections, no bots
+            assert "r.zone = 'Europe/Berlin'" in doc["sql"]
+            continue
         assert "AT TIME ZONE 'Europe/Berlin'" in doc["sql"]
         assert "ANY(ARRAY['view_product_detail', 'it''s_a_view']::text[])" in doc["sql"]
         assert "(true OR NOT r.is_bot)" in doc["sql"]
     charts = {n: d for n, d in files.items() if n.startswith("charts/")}
-    assert len(charts) == 6
+    assert len(charts) == 7
     for doc in charts.values():
         context = json.loads(doc["query_context"])
         assert context["form_data"] == doc["params"]

@@ -1,4 +1,5 @@
-// pulse live page: polls the KPI API every few seconds and draws the six KPIs (tables + uPlot charts).
+// pulse live page: polls the KPI API every few seconds and draws the conversion tiles and the six KPIs
+// (tables + uPlot charts).
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -30,12 +31,12 @@
   }
 
   // ------------------------------------------------------------------------------------ tables
-  function renderTable(id, rows, label) {
+  function renderTable(id, rows, label, value = (r) => r.views, shown = (r) => fmt.format(value(r))) {
     const body = document.querySelector(`#${id} tbody`);
-    const peak = Math.max(1, ...rows.map((r) => r.views));
+    const peak = Math.max(1, ...rows.map(value));
     body.replaceChildren(...rows.map((row, i) => {
       const tr = document.createElement("tr");
-      const cells = [String(i + 1), label(row), fmt.format(row.views)];
+      const cells = [String(i + 1), label(row), shown(row)];
       cells.forEach((text, c) => {
         const td = document.createElement("td");
         td.textContent = text;
@@ -46,7 +47,7 @@
       const barCell = document.createElement("td");
       const bar = document.createElement("div");
       bar.className = "bar";
-      bar.style.width = `${(100 * row.views) / peak}%`;
+      bar.style.width = `${(100 * value(row)) / peak}%`;
       barCell.append(bar);
       tr.append(barCell);
       return tr;
@@ -163,6 +164,43 @@
     return `${(seconds / 3600).toFixed(1)} h ago`;
   }
 
+  // ------------------------------------------------------------------------------------ conversion
+  const pct = (rate) => (rate === null || rate === undefined ? "—" : `${(100 * rate).toFixed(1)}%`);
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    return seconds < 60 ? `${seconds.toFixed(0)} s` : `${Math.floor(seconds / 60)} min ${(seconds % 60).toFixed(0)} s`;
+  }
+
+  async function refreshConversion(day) {
+    const [visitors, sessions, funnel, campaigns, revenue, now] = await Promise.all(
+      ["visitors", "sessions", "funnel", "campaigns", "revenue", "realtime"].map(
+        (name) => api(`/api/kpis/${name}`, day).catch((err) => {
+          if (err instanceof ApiError && err.status === 400) return { refused: err.message };
+          throw err;
+        })));
+    const refused = [visitors, sessions].find((a) => a.refused);
+    $("conversion-note").textContent = refused ? refused.refused : "visits, bounce, funnel in order, orders";
+    const all = sessions.rows ? sessions.rows.all_storefronts : {};
+    $("tile-visitors").textContent = visitors.rows ? fmt.format(visitors.rows.all_storefronts) : "—";
+    $("tile-now").textContent = now.rows ? fmt.format(now.rows.all_storefronts) : "—";
+    $("tile-visits").textContent = all.visits !== undefined ? fmt.format(all.visits) : "—";
+    $("tile-bounce").textContent = pct(all.bounce_rate);
+    $("tile-duration").textContent = duration(all.average_duration_s);
+    $("tile-pages").textContent = all.pages_per_visit ? all.pages_per_visit.toFixed(2) : "—";
+    $("tile-orders").textContent = revenue.rows
+      ? fmt.format(revenue.rows.by_currency.reduce((n, r) => n + r.orders, 0)) : "—";
+    const steps = funnel.rows ? funnel.rows.steps : [];
+    renderTable("funnel", steps, (r) => `${r.step} · ${pct(r.from_previous)} of previous`, (r) => r.visits);
+    const money = revenue.rows ? revenue.rows.by_currency : [];
+    renderTable("revenue", money, (r) => `${r.currency} · ${fmt.format(r.orders)} orders · avg ${r.average_order_value}`,
+                (r) => Number(r.revenue), (r) => r.revenue);
+    const sources = campaigns.rows || [];
+    renderTable("campaigns", sources.slice(0, 10), (r) => [r.referrer_class, r.referrer_domain, r.utm_source,
+      r.utm_medium, r.utm_campaign].filter(Boolean).join(" · ") + ` · bounce ${pct(r.bounce_rate)}`,
+    (r) => r.visits);
+  }
+
   // ------------------------------------------------------------------------------------ refresh
   async function refresh() {
     clearTimeout(timer);
@@ -174,6 +212,7 @@
       ]);
       fillCountries(countries.rows);
       fillProducts(products.rows);
+      await refreshConversion(day);
       const [stores, hourly] = await Promise.all([
         state.country ? api("/api/kpis/stores-by-country", { ...day, country: state.country }) : null,
         state.product ? api("/api/kpis/product-hourly", { ...day, product_id: state.product }) : null,
