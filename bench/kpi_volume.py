@@ -10,6 +10,11 @@ How the data is made (10M events through the whole engine would take hours on 2 
    from the 15-minute ones (pulse_rebuild_kpi_zone, the same function that adds a zone);
 3. every KPI answered from the rollups is checked against the same KPI computed by scanning fact_event.
 The replication spreads every base bucket over the whole day, so the day's traffic curve is flat.
+The conversion state is replicated the same way (migration 0012): each replica's visits, visitor-day ledger
+rows and orders get new visitor and order ids (so replicas are new visitors, as new events would bring),
+times shifted like the facts'; the visit and order day rollups are then rebuilt from them
+(pulse_rebuild_kpi_zone) and the visitor rollup recounted from its ledger. `visitors` and `sessions` are
+checked against a scan of the ledger and of the visits; the other conversion KPIs have no scan baseline.
 
 Measured, warm, sequentially, per KPI: HTTP through `pulse serve` (uvicorn, loopback, httpx), the KPI
 library's SQL on a psycopg connection (what the API runs), and the fact scan (baseline), next to a
@@ -51,7 +56,8 @@ from pulse.stack.credentials import pgpass_path, role_url
 from pulse.stack.roles import DASHBOARD_ROLE, ENGINE_ROLE
 from pulse.traffic.generator import TrafficGenerator, encode
 from pulse.warehouse.db import connect_reader
-from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, run_kpi
+from pulse.warehouse.folding import Folder
+from pulse.warehouse.kpis import KPI_NAMES, VIEW_KPI_NAMES, KpiWindow, run_kpi
 from pulse.warehouse.loader import WarehouseLoader
 from pulse.warehouse.migrate import migrate
 
@@ -116,8 +122,17 @@ def load_base(settings: Settings, day: date, count: int) -> int:
             offset += len(chunk)
             bar.update(task, completed=offset)
     loader.close()
+    folder = Folder(settings.loader_url)  # the batches' deltas into the rollups, their visits into `visit`
+    try:
+        folder.fold()
+        folder.fold()
+    finally:
+        folder.close()
     with psycopg.connect(settings.database_url) as conn:  # the base, kept apart for replication
         conn.execute("CREATE TABLE bench_base AS SELECT * FROM fact_event WHERE event_date = %s", (day,))
+        for table in CONVERSION_BASE:
+            conn.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
+                sql.Identifier(f"bench_base_{table}"), sql.Identifier(table)))
         for table in ROLLUPS:
             conn.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
                 sql.Identifier(f"bench_base_{table}"), sql.Identifier(table)))
@@ -138,6 +153,33 @@ _COPY_FACTS = sql.SQL("INSERT INTO fact_event ({}) SELECT {} FROM (SELECT b.*, {
 )
 _LEDGER = ("INSERT INTO event_ledger (event_id, event_date)"
            " SELECT event_id || %(suffix)s, event_date + %(off)s FROM bench_base")
+# The conversion tables a replica copies, with new visitor and order ids and shifted times.
+CONVERSION_BASE = ("visit", "visitor_day", "fact_order")
+_VISIT_COLUMNS = ("visitor", "started_at", "ended_at", "events", "page_views", "entry_path", "exit_path", "site_key",
+                  "device_type_key", "referrer_key", "utm_source", "utm_medium", "utm_campaign", "first_product_view",
+                  "carts", "checkouts", "successes", "funnel_step")
+_COPY_CONVERSION = [
+    sql.SQL("INSERT INTO visit ({cols}) SELECT visitor || %(suffix)s, s.ns, s.ns + (ended_at - started_at), events,"
+            " page_views, entry_path, exit_path, site_key, device_type_key, referrer_key, utm_source, utm_medium,"
+            " utm_campaign, first_product_view, carts, checkouts, successes, funnel_step"
+            " FROM (SELECT b.*, {shifted} AS ns FROM bench_base_visit b) s").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, _VISIT_COLUMNS)),
+        shifted=sql.SQL(_SHIFTED.format(t="b.started_at"))),  # type: ignore[arg-type]
+    sql.SQL("INSERT INTO visitor_day (zone, day, site_key, visitor)"
+            " SELECT zone, day + %(off)s, site_key, visitor || %(suffix)s FROM bench_base_visitor_day"),
+    sql.SQL("INSERT INTO fact_order (order_id, event_id, event_time, collection, site_key, store_id, is_bot, currency,"
+            " revenue, items, issue) SELECT order_id || %(suffix)s, event_id || %(suffix)s, {shifted}, collection,"
+            " site_key, store_id, is_bot, currency, revenue, items, issue FROM bench_base_fact_order b").format(
+        shifted=sql.SQL(_SHIFTED.format(t="b.event_time"))),  # type: ignore[arg-type]
+]
+_RECOUNT = [
+    "INSERT INTO rollup_order (bucket, collection, is_bot, site_key, currency, issue, orders, items, revenue)"
+    " SELECT date_bin('15 minutes', event_time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), collection, is_bot, site_key,"
+    " coalesce(currency, ''), coalesce(issue, ''), count(*), sum(items), coalesce(sum(revenue), 0) FROM fact_order"
+    " GROUP BY 1, 2, 3, 4, 5, 6",
+    "INSERT INTO rollup_visitor_day (zone, day, site_key, visitors)"
+    " SELECT zone, day, site_key, count(*) FROM visitor_day GROUP BY 1, 2, 3",
+]
 
 
 def _copy_rollup(table: str) -> sql.Composed:
@@ -167,9 +209,14 @@ def replicate(settings: Settings, day: date, replicas: list[tuple[int, int]], la
                 conn.execute(_COPY_FACTS, params)
                 for table in ROLLUPS:
                     conn.execute(_copy_rollup(table), params)
+                for statement in _COPY_CONVERSION:
+                    conn.execute(statement, params)
                 conn.execute("UPDATE load_totals SET events_loaded = events_loaded + (SELECT count(*) FROM bench_base)")
             bar.advance(task)
         task = bar.add_task("local-day rollups, statistics", total=1)
+        conn.execute("TRUNCATE rollup_order, rollup_visitor_day")  # recounted from the replicated ledgers
+        for statement in _RECOUNT:
+            conn.execute(statement)  # type: ignore[arg-type]
         conn.execute("SELECT pulse_rebuild_kpi_zone('UTC')")
         conn.commit()
         conn.autocommit = True
@@ -196,8 +243,29 @@ def _scan_queries() -> dict[str, str]:
     return {p.split("\n", 1)[0].strip(): p.split("\n", 1)[1].strip().rstrip(";") for p in parts}
 
 
+# The conversion KPIs with a baseline: the ledger and the visits scanned, shaped like a part of the answer.
+_CONVERSION_SCANS = {
+    "visitors": ("SELECT s.host, count(*) FROM visitor_day v JOIN dim_site s USING (site_key)"
+                 " WHERE v.zone = %(tz)s AND v.day = %(day)s GROUP BY 1 ORDER BY 2 DESC, 1",
+                 lambda rows: [(r["storefront"], r["visitors"]) for r in rows["by_storefront"]]),
+    "sessions": ("SELECT s.host, count(*) FROM visit v JOIN dim_site s USING (site_key)"
+                 " WHERE (v.started_at AT TIME ZONE %(tz)s)::date = %(day)s GROUP BY 1 ORDER BY 2 DESC, 1",
+                 lambda rows: [(r["storefront"], r["visits"]) for r in rows["by_storefront"]]),
+}
+
+
+def comparable(name: str, rows: Any) -> Any:
+    """The part of a KPI answer its scan computes."""
+    return _CONVERSION_SCANS[name][1](rows) if name in _CONVERSION_SCANS else rows
+
+
 def scan_answer(conn: psycopg.Connection, name: str, window: KpiWindow, params: dict[str, Any]) -> Any:
-    """One KPI from a fact scan, shaped like the rollup answer's rows."""
+    """One KPI from a fact scan (a ledger or visit scan for visitors and sessions), shaped like the rollup
+    answer's rows (`comparable`); None for a KPI without a baseline."""
+    if name in _CONVERSION_SCANS:
+        return [tuple(r) for r in conn.execute(_CONVERSION_SCANS[name][0], window.params()).fetchall()]
+    if name not in VIEW_KPI_NAMES:
+        return None
     start, end = window.bounds
     args = {**window.params(), "d0": start.date(), "d1": (end - timedelta(microseconds=1)).date(), **params}
     cur = conn.execute(_scan_queries()[name], args)  # type: ignore[arg-type]
@@ -225,7 +293,9 @@ def check_consistency(settings: Settings, window: KpiWindow) -> dict[str, bool]:
     verdict = {}
     with psycopg.connect(settings.reader_url, autocommit=True) as conn:
         for name, params in kpi_params(conn, window).items():
-            verdict[name] = run_kpi(conn, name, window, **params)["rows"] == scan_answer(conn, name, window, params)
+            scanned = scan_answer(conn, name, window, params)
+            if scanned is not None:
+                verdict[name] = comparable(name, run_kpi(conn, name, window, **params)["rows"]) == scanned
     return verdict
 
 
@@ -255,10 +325,13 @@ def measure(settings: Settings, api: str, window: KpiWindow, reps: int, scan_rep
             query = {"date": window.day.isoformat(), "tz": window.tz, **params}
             http_ms = _timed(lambda n=name, q=query: http.get(f"/api/kpis/{n}", params=q).raise_for_status(), reps, 20)  # type: ignore[misc]
             sql_ms = _timed(lambda n=name, p=params: run_kpi(conn, n, window, **p), reps, 20)  # type: ignore[misc]
-            scan_ms = _timed(lambda n=name, p=params: scan_answer(conn, n, window, p), scan_reps, 1)  # type: ignore[misc]
+            scanned = scan_answer(conn, name, window, params) is not None
+            scan_ms = _timed(lambda n=name, p=params: scan_answer(conn, n, window, p), scan_reps, 1) \
+                if scanned else []  # type: ignore[misc]
             out[name] = {"api_p50": _pct(http_ms, 0.5), "api_p95": _pct(http_ms, 0.95),
                          "sql_p50": _pct(sql_ms, 0.5), "sql_p95": _pct(sql_ms, 0.95),
-                         "scan_p50": _pct(scan_ms, 0.5), "scan_p95": _pct(scan_ms, 0.95)}
+                         "scan_p50": _pct(scan_ms, 0.5) if scan_ms else None,
+                         "scan_p95": _pct(scan_ms, 0.95) if scan_ms else None}
             console.print(f"  {name}: {out[name]}")
     return out
 
@@ -267,6 +340,8 @@ def sizes(settings: Settings, day: date) -> dict[str, int]:
     """Row counts that matter for the reads."""
     with psycopg.connect(settings.database_url) as conn:
         q = {"facts_today": ("SELECT count(*) FROM fact_event WHERE event_date = %s", (day,)),
+             "visits": ("SELECT count(*) FROM visit", ()), "orders": ("SELECT count(*) FROM fact_order", ()),
+             "visitor_day_rows": ("SELECT count(*) FROM visitor_day", ()),
              "facts_total": ("SELECT count(*) FROM fact_event", ()),
              "rollup_product_rows_today": (
                  "SELECT count(*) FROM rollup_product WHERE bucket >= %s AND bucket < %s + 1", (day, day)),
@@ -313,8 +388,9 @@ def write_report(report: dict[str, Any], out: Path, stamp: str) -> Path:
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name in KPI_NAMES:
             r = res[name]
+            ratio = f"{r['scan_p50'] / max(r['sql_p50'], 0.01):,.0f}×" if r["scan_p50"] is not None else "—"
             lines.append(f"| {name} | {r['api_p50']} | {r['api_p95']} | {r['sql_p50']} | {r['sql_p95']} | "
-                         f"{r['scan_p50']} | {r['scan_p50'] / max(r['sql_p50'], 0.01):,.0f}× | "
+                         f"{r['scan_p50'] if r['scan_p50'] is not None else '—'} | {ratio} | "
                          f"{r['api_p95'] / max(one, 0.01):,.0f}× |")
         lines.append("")
     if report.get("flat"):

@@ -67,10 +67,11 @@ def fold(
     engines share one warehouse and you turned theirs off. Two folders never fold at once (a lock): harmless.
     """
     from pulse.warehouse.folding import Folder, FolderLoop
+    from pulse.warehouse.sessions import VisitRules
 
     settings = cli_settings()
     folder = Folder(settings.loader_url, url_setting=settings.loader_url_setting,
-                    statement_timeout_s=settings.commit_timeout_s)
+                    statement_timeout_s=settings.commit_timeout_s, visit_rules=VisitRules.from_settings(settings))
     if once:
         try:
             done = folder.fold()

@@ -97,7 +97,7 @@ def replay_quarantine(
 
 def _fold(settings: Settings) -> None:
     folder = Folder(settings.loader_url, url_setting=settings.loader_url_setting,
-                    statement_timeout_s=settings.commit_timeout_s)
+                    statement_timeout_s=settings.commit_timeout_s, visit_rules=VisitRules.from_settings(settings))
     try:
         folder.fold()
     finally:

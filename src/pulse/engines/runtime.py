@@ -21,6 +21,7 @@ from pulse.errors import PulseError, TransientError
 from pulse.ops.metrics import EngineMetrics
 from pulse.settings import Settings
 from pulse.warehouse.folding import Folder, FolderLoop, FolderThread
+from pulse.warehouse.sessions import VisitRules
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def start_folder(settings: Settings, metrics: EngineMetrics | None = None) -> Fo
     if not settings.fold_in_engine:
         return None
     folder = Folder(settings.loader_url, url_setting=settings.loader_url_setting,
-                    statement_timeout_s=settings.commit_timeout_s)
+                    statement_timeout_s=settings.commit_timeout_s, visit_rules=VisitRules.from_settings(settings))
     loop = FolderLoop(folder, settings.fold_interval_s, on_fold=metrics.folded if metrics else None,
                       on_error=metrics.fold_failed if metrics else None)
     return FolderThread(loop).start()

@@ -28,6 +28,7 @@ from pulse.errors import PulseError
 from pulse.warehouse.db import connect
 from pulse.warehouse.errors import translate_errors
 from pulse.warehouse.rollups import BATCH_DELTA, DELTA_SLOTS, delta_partition, delta_partitions, fold_statements
+from pulse.warehouse.sessions import VisitRules, fold_visits
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ class FoldError(PulseError):
     """The fold state is not what the folder expects (a migration missing or edited by hand)."""
 
 
-def fold_once(conn: psycopg.Connection) -> Fold:
-    """Close the open generation and fold every closed one (a non-autocommit connection, idle)."""
+def fold_once(conn: psycopg.Connection, visit_rules: VisitRules | None = None) -> Fold:
+    """Close the open generation and fold every closed one (a non-autocommit connection, idle): the batches'
+    visits merged into the stored ones first (warehouse/sessions.py), then every rollup and the totals."""
     started = time.monotonic()
     with conn.transaction():
         if not _locked(conn):
@@ -106,6 +108,7 @@ def fold_once(conn: psycopg.Connection) -> Fold:
         batches = 0
         for gen in closed:
             slot = gen % DELTA_SLOTS
+            fold_visits(conn, slot, visit_rules or VisitRules())
             for statement in _FOLD[slot]:
                 conn.execute(statement)
             row = conn.execute(_FOLD_TOTALS[slot]).fetchone()
@@ -155,8 +158,10 @@ def rollups_through(conn: psycopg.Connection) -> datetime | None:
 class Folder:
     """A connection that folds on request, reconnecting after a failure (TransientError is the caller's to retry)."""
 
-    def __init__(self, url: str, *, url_setting: str = "PULSE_DATABASE_URL", statement_timeout_s: float = 60.0):
+    def __init__(self, url: str, *, url_setting: str = "PULSE_DATABASE_URL", statement_timeout_s: float = 60.0,
+                 visit_rules: VisitRules | None = None):
         self._url, self._url_setting = url, url_setting
+        self._visit_rules = visit_rules or VisitRules()
         self._statement_timeout_ms = int(statement_timeout_s * 1000)
         self._conn: psycopg.Connection | None = None
 
@@ -169,7 +174,7 @@ class Folder:
                                    (str(self._statement_timeout_ms),))
                 self._conn.commit()
             try:
-                return fold_once(self._conn)
+                return fold_once(self._conn, self._visit_rules)
             except Exception:
                 self.close()
                 raise

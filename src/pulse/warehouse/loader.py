@@ -24,7 +24,7 @@ from pulse.warehouse.errors import ErrorKind, classify, refusal_detail, translat
 from pulse.warehouse.heartbeat import EngineIdentity, beat
 from pulse.warehouse.offsets import stored_offsets
 from pulse.warehouse.rollups import BATCH_DELTA, DELTA_SLOTS, bucket_of, delta_ctes, delta_partition
-from pulse.warehouse.sessions import VisitRules, apply_visits, visit_events
+from pulse.warehouse.sessions import VisitRules, append_visits, visit_events
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ _FACT_COLS = sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS))
 # (fact_order: a resent checkout with a new event id adds no order), a visitor once per zone's local day and
 # storefront, and once more under site_key 0 for every storefront (visitor_day). Both insert in key order,
 # so writers meeting on a key wait for each other in one order. The statement returns the staged ids its
-# ledger already held: the visits step that follows in the same transaction (warehouse/sessions.py) joins
-# the other events' visitors into their visits.
+# ledger already held: the other events' visits are appended to visit_delta in the same transaction, for the
+# folder to merge into the stored visits (warehouse/sessions.py).
 _LOAD_FACTS_SQL = """
 WITH new_ids AS (
   INSERT INTO event_ledger (event_id, event_date)
@@ -311,7 +311,7 @@ class WarehouseLoader:
             loaded, newest, known = conn.execute(  # type: ignore[misc]
                 _LOAD_FACTS[slot], {"canary": CANARY_COLLECTION}
             ).fetchone()
-            apply_visits(conn, slot, self._visit_rules, visit_events(batch.facts, set(known or ())))
+            append_visits(conn, slot, self._visit_rules.gap, visit_events(batch.facts, set(known or ())))
         return _Written(
             loaded=loaded, offered=len(batch.facts), duplicates_in_batch=batch.duplicates_in_batch, newest=newest,
             dims=[pending], days=list(days), rejections=list(batch.rejections),

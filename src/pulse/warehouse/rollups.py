@@ -63,8 +63,8 @@ class Rollup:
     required: str | None = None  # a staged column that must be set for an event to count here
     source: Rollup | None = None  # a local rollup: the 15-minute rollup whose deltas it is folded from
     measures: tuple[Measure, ...] = (EVENTS,)
-    # The CTE of the batch statement whose rows its deltas count (loader.py); None: the visits step writes them
-    # (warehouse/sessions.py).
+    # The CTE of the batch statement whose rows its deltas count (loader.py); None: the folder's visits step
+    # writes them (warehouse/sessions.py).
     feed: str | None = "counted"
 
     @property
@@ -99,8 +99,8 @@ ORDER_DAY = Rollup("rollup_order_day", Grain.LOCAL_DAY, ORDER.keys, source=ORDER
 # Visitors of a local day per storefront (site_key 0: every storefront), from the visitor_day ledger rows new to it.
 VISITOR_DAY = Rollup("rollup_visitor_day", Grain.LEDGER_DAY, (Key("site_key"),), measures=(Measure("visitors"),),
                      feed="new_visitors")
-# Visits per zone's local day of their start, storefront and landing source (model/sessions.py): the visits step
-# adds each visit it writes and subtracts each it replaces, so these are sums of signed deltas.
+# Visits per zone's local day of their start, storefront and landing source (model/sessions.py): the folder's
+# visits step adds each visit it writes and subtracts each it replaces, so these are sums of signed deltas.
 VISIT_DAY = Rollup(
     "rollup_visit_day", Grain.LEDGER_DAY,
     (Key("site_key"), Key("referrer_key"), Key("utm_source"), Key("utm_medium"), Key("utm_campaign")),
@@ -124,6 +124,7 @@ DELTA_ROLLUPS: tuple[Rollup, ...] = tuple(rollup for rollup in ROLLUPS if rollup
 # Slots of every delta table (migration 0008 creates partitions 0..3): generation g writes slot g % DELTA_SLOTS.
 DELTA_SLOTS = 4
 BATCH_DELTA = "batch_delta"  # per-batch load totals, folded into load_totals
+VISIT_DELTA = "visit_delta"  # per-batch visits, merged into `visit` by the folder (warehouse/sessions.py)
 
 
 def delta_partition(table: str, slot: int) -> str:
@@ -217,7 +218,7 @@ def fold_statements(slot: int) -> list[sql.Composed]:
 def delta_partitions(slot: int) -> list[str]:
     """Every delta partition of a slot (the rollups' and the batch totals'), for the fold's TRUNCATE."""
     return [delta_partition(rollup.delta_table, slot) for rollup in DELTA_ROLLUPS] + [
-        delta_partition(BATCH_DELTA, slot)
+        delta_partition(BATCH_DELTA, slot), delta_partition(VISIT_DELTA, slot),
     ]
 
 

@@ -1,18 +1,21 @@
-"""The visits step of a batch transaction: the batch's visitor events joined into the stored visits.
+"""Visits on the delta path: a batch appends its own visits, the folder merges them into the stored ones.
 
-The loader hands this step the batch's events that are new to the warehouse and have a visitor (the batch
-statement says which staged events its ledger already held). This step, in the same transaction:
-1. locks the batch's visitors (transaction advisory locks, in one global order: two writers meeting on a
-   visitor wait for each other, never deadlock, and writers on other visitors never wait);
-2. sets aside the LATE events: older than the visitor's newest stored visit end by more than the lateness
-   bound (PULSE_SESSION_LATENESS_MINUTES). They still load as facts and count as views, visitors and orders,
-   but re-shape no visit: they are counted per storefront and day as `late_events`;
-3. reads the stored visits the other events can join (within one gap of them), re-sessionizes them with the
-   events (model/sessions.py), deletes the visits that changed and inserts what they became;
-4. appends the change to the visit rollups' delta tables: -1 visit (and its bounce, duration, page views,
-   funnel steps) for each visit removed, +1 for each visit written, on the local day of its start in every
-   zone of kpi_zone. The folder sums them like every other delta (a merge of two visits is -2 +1).
-Exactly once because the facts' ledger admits each event once, and it all commits or rolls back together.
+1. In the batch transaction (`append_visits`): the batch's events that are new to the warehouse and have a
+   visitor, joined per visitor where at most one gap apart (model/sessions.py), are appended to the
+   `visit_delta` partition of the open slot, like every other delta: a plain append, no lock, nothing another
+   writer touches.
+2. In the fold transaction of that slot (`fold_visits`, run by the one folder before the rollup folds):
+   - a batch visit that ended more than PULSE_SESSION_LATENESS_MINUTES before its visitor's newest stored
+     visit is LATE: its events still load and count as views, visitors and orders, but re-shape no visit; they
+     are counted per storefront and day as `late_events`;
+   - the others are re-sessionized with the stored visits within one gap of them: a late event that bridges
+     two visits merges them, one between them extends one or stands alone; the visits that changed are
+     deleted and what they became inserted;
+   - the change goes to the visit rollups' delta partitions of the slot, which the rollup folds that follow
+     sum: -1 visit (and its bounce, duration, page views, funnel steps) for each visit removed, +1 for each
+     written, on the local day of its start in every zone of kpi_zone (a merge of two visits is -2 +1).
+Exactly once: the facts' ledger admits each event once, the fold of a slot commits or rolls back whole, and
+only the folder (one at a time, FOLDER_LOCK) writes `visit`, so no two writers can race on a visitor.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from psycopg import sql
 
 from pulse.model.sessions import Visit, VisitEvent, sessionize, visits_of_events
 from pulse.model.star import CANARY_COLLECTION, STAGE_COLUMNS, Row
-from pulse.warehouse.rollups import VISIT_DAY, VISIT_LATE_DAY, delta_partition
+from pulse.warehouse.rollups import DELTA_SLOTS, VISIT_DAY, VISIT_DELTA, VISIT_LATE_DAY, delta_partition
 
 if TYPE_CHECKING:
     from pulse.settings import Settings
@@ -41,12 +44,6 @@ VISIT_COLUMNS = (
     "device_type_key", "referrer_key", "utm_source", "utm_medium", "utm_campaign", "first_product_view", "carts",
     "checkouts", "successes",
 )
-# One global order (the lock keys sorted): no two batches can wait on each other in a cycle.
-_LOCK = """
-SELECT count(pg_advisory_xact_lock(k)) FROM (
-  SELECT DISTINCT hashtextextended(v, 8015) AS k FROM unnest(%s::text[]) AS v ORDER BY 1
-) AS keys
-"""
 _NEWEST = "SELECT visitor, max(ended_at) FROM visit WHERE visitor = ANY(%s) GROUP BY 1"
 _WINDOW = sql.SQL("""
 SELECT {columns} FROM visit v JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS w (who, lo, hi)
@@ -58,6 +55,12 @@ WHERE v.visitor = gone.who AND v.started_at = gone.started
 """
 _INSERT = sql.SQL("COPY visit ({}, funnel_step) FROM STDIN").format(
     sql.SQL(", ").join(map(sql.Identifier, VISIT_COLUMNS)))
+_APPEND = [sql.SQL("COPY {} (slot, {}) FROM STDIN").format(
+    sql.Identifier(delta_partition(VISIT_DELTA, slot)), sql.SQL(", ").join(map(sql.Identifier, VISIT_COLUMNS)))
+    for slot in range(DELTA_SLOTS)]
+_PARTIALS = [sql.SQL("SELECT {} FROM {} ORDER BY visitor, started_at").format(
+    sql.SQL(", ").join(map(sql.Identifier, VISIT_COLUMNS)), sql.Identifier(delta_partition(VISIT_DELTA, slot)))
+    for slot in range(DELTA_SLOTS)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,27 +86,39 @@ class VisitChange:
     late: int = 0
 
 
-def apply_visits(
-    conn: psycopg.Connection, slot: int, rules: VisitRules, staged: dict[str, list[VisitEvent]]
-) -> VisitChange:
-    """Join the batch's new visitor events (`staged`, per visitor) into the stored visits (steps 1-4 above)."""
-    if not staged:
+def append_visits(conn: psycopg.Connection, slot: int, gap: timedelta, staged: dict[str, list[VisitEvent]]) -> int:
+    """Step 1: the batch's visits (`staged`: its new visitor events per visitor) into the slot's visit_delta."""
+    count = 0
+    if staged:
+        with conn.cursor().copy(_APPEND[slot]) as copy:
+            for visitor, rows in staged.items():
+                for visit in visits_of_events(visitor, rows, gap):
+                    copy.write_row((slot, *_row(visit)))
+                    count += 1
+    return count
+
+
+def fold_visits(conn: psycopg.Connection, slot: int, rules: VisitRules) -> VisitChange:
+    """Step 2, in the folder's transaction for `slot`, before the rollup folds."""
+    partials: dict[str, list[Visit]] = defaultdict(list)
+    for found in conn.execute(_PARTIALS[slot]).fetchall():
+        partials[found[0]].append(_visit(found))  # type: ignore[index]
+    if not partials:
         return VisitChange()
-    visitors = sorted(staged)
-    conn.execute(_LOCK, (visitors,))
+    visitors = sorted(partials)
     newest: dict[str, datetime] = dict(conn.execute(_NEWEST, (visitors,)).fetchall())  # type: ignore[arg-type]
-    late: dict[tuple[int, datetime], int] = defaultdict(int)  # (site_key, event time) -> late events
+    late: dict[tuple[int, datetime], int] = defaultdict(int)  # (site_key, start) -> late events
     events: dict[str, list[Visit]] = {}
-    for visitor, rows in staged.items():
+    for visitor, visits in partials.items():
         bound = newest.get(visitor)
         if bound is not None:
             limit = bound - rules.lateness
-            for row in rows:
-                if row[0] < limit:
-                    late[(row[3], row[0])] += 1
-            rows = [row for row in rows if row[0] >= limit]
-        if rows:
-            events[visitor] = visits_of_events(visitor, rows, rules.gap)
+            for visit in visits:
+                if visit.ended_at < limit:
+                    late[(visit.site_key, visit.started_at)] += visit.events
+            visits = [visit for visit in visits if visit.ended_at >= limit]
+        if visits:
+            events[visitor] = sessionize(visits, rules.gap)
     stored: dict[str, list[Visit]] = defaultdict(list)
     if events:
         who = sorted(events)
@@ -115,7 +130,7 @@ def apply_visits(
     written: list[Visit] = []
     for visitor, new in events.items():
         before = stored.get(visitor, [])
-        after = sessionize([*before, *new], rules.gap)
+        after = sessionize([*before, *new], rules.gap) if before else new
         if not before:
             written += after
             continue
@@ -161,10 +176,16 @@ def _visit(row: tuple[object, ...]) -> Visit:
 
 
 def _row(v: Visit) -> tuple[object, ...]:
-    """The visit's row in VISIT_COLUMNS order (spelled out: this runs for every visit a batch writes)."""
+    """The visit's COPY row in VISIT_COLUMNS order (spelled out: this runs for every visit a batch writes). The
+    funnel times go as array literals: mostly empty, and psycopg's list dumper was a tenth of a batch's time."""
     return (v.visitor, v.started_at, v.ended_at, v.events, v.page_views, v.entry_path, v.exit_path, v.site_key,
             v.device_type_key, v.referrer_key, v.utm_source, v.utm_medium, v.utm_campaign, v.first_product_view,
-            list(v.carts), list(v.checkouts), list(v.successes))
+            _times(v.carts), _times(v.checkouts), _times(v.successes))
+
+
+def _times(times: tuple[datetime, ...]) -> str:
+    """A timestamptz[] literal: ISO 8601 times hold no character an array literal would need to quote."""
+    return "{" + ",".join(moment.isoformat() for moment in times) + "}" if times else "{}"
 
 
 def _append_deltas(

@@ -104,7 +104,8 @@ def test_the_fold_of_a_slot_upserts_every_rollup_once_from_that_slot() -> None:
             assert f"ON CONFLICT ({columns}) DO UPDATE SET {additions}" in text
             sources = re.findall(r'FROM "(rollup_\w+_delta_\d)"', text)
             assert len(sources) == 1 and sources[0].endswith(f"_delta_{slot}"), sources
-    assert sorted(delta_partitions(1)) == sorted([f"{name}_1" for name in _migrated_deltas()] + ["batch_delta_1"])
+    assert sorted(delta_partitions(1)) == sorted([f"{name}_1" for name in _migrated_deltas()]
+                                                 + ["batch_delta_1", "visit_delta_1"])
 
 
 def _target(text: str) -> str:

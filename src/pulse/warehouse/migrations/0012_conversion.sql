@@ -7,8 +7,9 @@
 --    `issue` set (a reason code) and no revenue, and is still an order.
 -- 2. visitor_day: one row per zone in kpi_zone, local day, storefront (site_key; 0 = every storefront) and
 --    visitor (a pseudonym: the keyed device hash, or a daily-rotating keyed hash, model/visitors.py).
--- 3. visit: one row per visit (a visitor's run of events with no gap over PULSE_SESSION_GAP_MINUTES), kept
---    by the visits step of the batch transaction (warehouse/sessions.py), which merges late events in.
+-- 3. visit: one row per visit (a visitor's run of events with no gap over PULSE_SESSION_GAP_MINUTES). A batch
+--    appends its own visits to visit_delta; the folder merges each closed slot's into `visit` (late events
+--    in) in its fold transaction (warehouse/sessions.py): one writer, so no two batches can race on a visitor.
 -- The new rows feed delta tables (partitioned by slot, like migration 0008's), which the folder sums into
 -- rollup_order (15-minute buckets), rollup_order_day (per zone's local day), rollup_visitor_day,
 -- rollup_visit_day and rollup_visit_late_day. Visitors of a zone added later are counted from the moment it
@@ -113,6 +114,15 @@ CREATE TABLE rollup_visit_day_delta (
   visits bigint NOT NULL, bounces bigint NOT NULL, duration_s double precision NOT NULL, page_views bigint NOT NULL,
   funnel_1 bigint NOT NULL, funnel_2 bigint NOT NULL, funnel_3 bigint NOT NULL, funnel_4 bigint NOT NULL
 ) PARTITION BY LIST (slot);
+-- A batch's visits (its new events of each visitor, joined where at most one gap apart): appended by the batch
+-- transaction, merged into `visit` by the folder (warehouse/sessions.py), which alone writes `visit`.
+CREATE TABLE visit_delta (
+  slot smallint NOT NULL, visitor text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz NOT NULL,
+  events integer NOT NULL, page_views integer NOT NULL, entry_path text, exit_path text, site_key bigint NOT NULL,
+  device_type_key bigint, referrer_key bigint, utm_source text, utm_medium text, utm_campaign text,
+  first_product_view timestamptz, carts timestamptz[] NOT NULL, checkouts timestamptz[] NOT NULL,
+  successes timestamptz[] NOT NULL
+) PARTITION BY LIST (slot);
 CREATE TABLE rollup_visit_late_day_delta (
   slot smallint NOT NULL, zone text NOT NULL, day date NOT NULL, site_key bigint NOT NULL, late_events bigint NOT NULL
 ) PARTITION BY LIST (slot);
@@ -123,7 +133,7 @@ DECLARE
   s int;
 BEGIN
   FOREACH parent IN ARRAY ARRAY['rollup_order_delta', 'rollup_visitor_day_delta', 'rollup_visit_day_delta',
-                                'rollup_visit_late_day_delta'] LOOP
+                                'rollup_visit_late_day_delta', 'visit_delta'] LOOP
     FOR s IN 0..3 LOOP
       EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES IN (%s)', parent || '_' || s, parent, s);
       EXECUTE format('GRANT SELECT, INSERT, TRUNCATE ON %I TO pulse_loader', parent || '_' || s);
@@ -134,8 +144,8 @@ END
 $$;
 
 -- A zone added later gets its order days from the 15-minute order rollup and its visit days from the visits
--- (visitors and late events: from then on). The visits are locked like the 15-minute rollups: batches in
--- flight commit first, the next ones wait and then see the zone.
+-- (visitors and late events: from then on). The visits are locked like the 15-minute rollups: a fold in
+-- flight commits first, the next one waits and then sees the zone.
 CREATE OR REPLACE FUNCTION pulse_add_kpi_zone(new_zone text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
