@@ -169,10 +169,9 @@ def visit_events(facts: list[Row], known: set[object]) -> dict[str, list[VisitEv
 
 
 def _visit(row: tuple[object, ...]) -> Visit:
-    values = dict(zip(VISIT_COLUMNS, row, strict=True))
-    for name in ("carts", "checkouts", "successes"):
-        values[name] = tuple(values[name] or ())  # type: ignore[arg-type]
-    return Visit(**values)  # type: ignore[arg-type]
+    """A visit from its row in VISIT_COLUMNS order (positional: the fold reads every batch visit of a slot)."""
+    carts, checkouts, successes = row[14:17]
+    return Visit(*row[:14], tuple(carts or ()), tuple(checkouts or ()), tuple(successes or ()))  # type: ignore[arg-type, call-arg]
 
 
 def _row(v: Visit) -> tuple[object, ...]:
