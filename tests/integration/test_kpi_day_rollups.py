@@ -10,7 +10,7 @@ import pytest
 
 from pulse.engines.native import NativeEngine
 from pulse.settings import Settings
-from pulse.warehouse.kpis import KPI_NAMES, KpiWindow, has_day_rollups, run_kpi
+from pulse.warehouse.kpis import VIEW_KPI_NAMES, KpiWindow, has_day_rollups, run_kpi
 from tests.services import pulse_cli, scalar
 
 from .labelled import build_fixture, expected_kpis
@@ -32,7 +32,7 @@ def _kpis(settings: Settings, tz: str) -> dict[str, object]:
     with psycopg.connect(settings.reader_url) as conn:
         return {name: run_kpi(conn, name, window, country="DE" if name == "stores-by-country" else None,
                               product_id="101" if name == "product-hourly" else None)["rows"]
-                for name in KPI_NAMES}
+                for name in VIEW_KPI_NAMES}
 
 
 def test_day_rollups_of_the_engine_zone_and_of_a_zone_added_midway(pipeline: Settings, tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_the_wheel_finds_its_package_data_outside_the_repository(installed: Path
     assert Path(found["pulse"]).is_relative_to(site), found["pulse"]
     for key in ("bundle", "alerts", "config"):
         assert Path(found[key]).is_relative_to(site) and Path(found[key]).is_file(), found[key]
-    assert found["charts"] == len(list((ROOT / "src/pulse/resources/superset/bundle/charts").glob("*.yaml"))) == 6
+    assert found["charts"] == len(list((ROOT / "src/pulse/resources/superset/bundle/charts").glob("*.yaml"))) == 7
     assert found["migrations"] == MIGRATIONS
     helped = _run([str(installed / "bin" / "pulse"), "superset", "provision", "--help"], outside, env)
     assert helped.returncode == 0 and "--bundle" in helped.stdout, helped.stderr
