@@ -14,6 +14,8 @@ What a visit records, and how two merge (the earlier one is `a`):
   visit reaches step k when an event of step k follows the moment it reached step k-1. Kept as the first
   product view and the earliest MAX_STEP_TIMES times of each later step, which is what that greedy reading
   needs (a visit with more carts than that before its first product view is the documented limit).
+The landing UTM values are bounded keys (model/keys.py): they are part of rollup_visit_day's primary key, and
+three 512-character values of 4-byte characters would not fit a btree entry.
 A bounce is a visit with at most one page view. Duration is end - start (a one-event visit lasts 0 s).
 """
 
@@ -23,6 +25,8 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from pulse.model.keys import bounded_key
 
 FUNNEL = ("view_product_detail", "add_to_cart_action", "checkout", "checkout_success")
 MAX_STEP_TIMES = 32
@@ -91,7 +95,8 @@ def single_event_visit(
     return Visit(
         visitor=visitor, started_at=at, ended_at=at, events=1, page_views=int(is_page_view(collection)),
         entry_path=path, exit_path=path, site_key=site_key, device_type_key=device_type_key,
-        referrer_key=referrer_key, utm_source=utm_source, utm_medium=utm_medium, utm_campaign=utm_campaign,
+        referrer_key=referrer_key, utm_source=bounded_key(utm_source), utm_medium=bounded_key(utm_medium),
+        utm_campaign=bounded_key(utm_campaign),
         first_product_view=at if step == 0 else None,
         carts=(at,) if step == 1 else (), checkouts=(at,) if step == 2 else (), successes=(at,) if step == 3 else (),
     )
@@ -133,7 +138,7 @@ def _run(visitor: str, run: list[VisitEvent]) -> Visit:
     return Visit(
         visitor=visitor, started_at=first[0], ended_at=run[-1][0], events=len(run), page_views=page_views,
         entry_path=first[2], exit_path=last[2], site_key=first[3], device_type_key=first[4], referrer_key=first[5],
-        utm_source=first[6], utm_medium=first[7], utm_campaign=first[8],
+        utm_source=bounded_key(first[6]), utm_medium=bounded_key(first[7]), utm_campaign=bounded_key(first[8]),
         first_product_view=steps[0][0] if steps[0] else None, carts=tuple(steps[1][:MAX_STEP_TIMES]),
         checkouts=tuple(steps[2][:MAX_STEP_TIMES]), successes=tuple(steps[3][:MAX_STEP_TIMES]),
     )

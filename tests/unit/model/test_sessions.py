@@ -109,3 +109,12 @@ def test_the_one_pass_reading_of_a_batch_equals_merging_its_events_one_by_one(
 ) -> None:
     rows = [(T0 + timedelta(seconds=s), c, p, 7, 1, 2, None, None, None) for s, c, p in events]
     assert visits_of_events("v", rows, GAP) == sessionize([_visit(e) for e in events], GAP)
+
+
+def test_a_long_utm_value_becomes_a_bounded_key_that_fits_the_rollup_index() -> None:
+    long = "🙂" * 512  # 2,048 UTF-8 bytes: three of them would overflow a btree entry (about 2,700 bytes)
+    row = (T0, "view_home_page", "/", 7, 1, 2, long, long, long)
+    visit = visits_of_events("v", [row], GAP)[0]
+    for value in (visit.utm_source, visit.utm_medium, visit.utm_campaign):
+        assert value is not None and value != long and len(value.encode()) <= 512
+    assert single_event_visit("v", T0, "view_home_page", "/", 7, 1, 2, long, None, None).utm_source == visit.utm_source
