@@ -11,11 +11,12 @@ import time
 import psycopg
 import pytest
 
+from pulse.engines.folder_process import FolderProcess, folder_spec
 from pulse.events.model import SourceRef
 from pulse.pipeline import Enrichers, transform_batch
 from pulse.settings import Settings
-from pulse.warehouse.folding import Folder, FolderLoop, FolderThread
 from pulse.warehouse.loader import BatchResult, WarehouseLoader
+from pulse.warehouse.sessions import VisitRules
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +68,8 @@ def test_concurrent_loaders_never_refuse_a_new_dimension_row(pipeline: Settings)
             results.append(result)
 
     folds: list[int] = []
-    folder = FolderThread(FolderLoop(Folder(pipeline.loader_url), 0.02, on_fold=lambda f: folds.append(f.batches)))
+    spec = folder_spec(pipeline.loader_url, pipeline.loader_url_setting, 60, VisitRules(), 0.02)
+    folder = FolderProcess(spec, on_fold=lambda f: folds.append(f.batches))
     folder.start()  # folds between and during the rounds (its last fold after stop() folds the rest)
     try:
         for round_no in range(ROUNDS):

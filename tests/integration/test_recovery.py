@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,7 +19,14 @@ import pytest
 from pulse.settings import Settings
 from pulse.stack.broker import start_kafka, stop_kafka
 from pulse.stack.cluster import restart_postgres
-from pulse.testing.engine import EngineProcess, end_offsets, events_loaded, finish_engine, wait_until_loading
+from pulse.testing.engine import (
+    EngineProcess,
+    end_offsets,
+    events_loaded,
+    finish_engine,
+    wait_until_caught_up,
+    wait_until_loading,
+)
 from pulse.traffic.generator import TrafficGenerator
 from pulse.traffic.producer import produce_synthetic
 from tests.services import env_for
@@ -108,4 +117,33 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_cleanly(pipeline: Settin
     with _engine_loading(pipeline) as engine:
         engine.stop(timeout=60)
     finish_engine(env_for(pipeline))
+    _assert_exactly_once(pipeline, _expected_ids(seed, count))
+
+
+def _gone(pid: int) -> bool:
+    """True once `pid` exited (a zombie nobody reaped counts: it runs no more)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def test_a_killed_folder_process_is_restarted_and_none_outlives_its_engine(pipeline: Settings) -> None:
+    seed, count = 19, 20_000
+    produce_synthetic(pipeline, count=count, rate=None, seed=seed, progress=False, start=START)
+    with _engine_loading(pipeline) as engine:
+        first = engine.folder()
+        assert first != engine.process.pid
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (second := engine.folder()) == first or not _gone(first):
+            assert time.monotonic() < deadline, "the killed folder process was not replaced"
+            time.sleep(0.1)
+        wait_until_caught_up(pipeline, engine)  # the rollups too: the new folder folds
+        assert "the folder process exited (status -9)" in engine.log()
+        engine.kill()
+    deadline = time.monotonic() + 60
+    while not _gone(second):  # the pipe to its engine closed: a last fold, then it exits
+        assert time.monotonic() < deadline, "the folder process outlived its engine's kill -9"
+        time.sleep(0.1)
     _assert_exactly_once(pipeline, _expected_ids(seed, count))

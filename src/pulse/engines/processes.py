@@ -39,7 +39,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 class ParentService(Protocol):
-    """A thread that runs once in the supervisor for all children (the FolderThread: start()/stop())."""
+    """A service that runs once in the supervisor for all children (the folder: start()/stop())."""
 
     def start(self) -> object:
         """Begin."""

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from pulse.engines.folder_process import FolderProcess, folder_spec
 from pulse.errors import PulseError, TransientError
 from pulse.ops.metrics import EngineMetrics
 from pulse.settings import Settings
-from pulse.warehouse.folding import Folder, FolderLoop, FolderThread
 from pulse.warehouse.sessions import VisitRules
 
 log = logging.getLogger(__name__)
@@ -132,12 +132,12 @@ class RetryLoop:
                 return True
 
 
-def start_folder(settings: Settings, metrics: EngineMetrics | None = None) -> FolderThread | None:
-    """The folder thread an engine runs beside its writers (PULSE_FOLD_IN_ENGINE), started; None when turned off."""
+def start_folder(settings: Settings, metrics: EngineMetrics | None = None) -> FolderProcess | None:
+    """The folder an engine runs beside its writers (PULSE_FOLD_IN_ENGINE), in a process of its own
+    (engines/folder_process.py), started; None when turned off."""
     if not settings.fold_in_engine:
         return None
-    folder = Folder(settings.loader_url, url_setting=settings.loader_url_setting,
-                    statement_timeout_s=settings.commit_timeout_s, visit_rules=VisitRules.from_settings(settings))
-    loop = FolderLoop(folder, settings.fold_interval_s, on_fold=metrics.folded if metrics else None,
-                      on_error=metrics.fold_failed if metrics else None)
-    return FolderThread(loop).start()
+    spec = folder_spec(settings.loader_url, settings.loader_url_setting, settings.commit_timeout_s,
+                       VisitRules.from_settings(settings), settings.fold_interval_s)
+    return FolderProcess(spec, on_fold=metrics.folded if metrics else None,
+                         on_error=metrics.fold_failed if metrics else None).start()

@@ -166,6 +166,14 @@ def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[
     root.setLevel(level.upper())
 
 
+def logging_settings() -> tuple[str, str, tuple[str, ...]]:
+    """(level, format, secrets) of this process's logging, for a child process to log the same way
+    (`configure_logging(*logging_settings())` there)."""
+    root = logging.getLogger()
+    fmt = "json" if any(isinstance(h.formatter, EcsFormatter) for h in root.handlers) else "text"
+    return logging.getLevelName(root.level), fmt, tuple(sorted(_secrets))
+
+
 def batch_fields(batch_id: str, coordinates: Iterable[tuple[str, int, int]]) -> dict[str, Any]:
     """Correlation fields of one batch: its id, topic and per-partition offset ranges."""
     ranges: dict[tuple[str, int], list[int]] = {}

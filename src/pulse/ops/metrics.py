@@ -252,7 +252,7 @@ class EngineMetrics:
             self._committed[partition] = offset
 
     def folded(self, fold: Fold) -> None:
-        """The folder folded (folder thread)."""
+        """The folder folded (relayed from the folder process)."""
         if fold.generations:
             self.fold_seconds.observe(fold.seconds)
             self.folded_batches.inc(fold.batches)

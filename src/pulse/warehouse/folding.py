@@ -197,8 +197,12 @@ class FolderLoop:
 
     def run(self, stop: threading.Event) -> None:
         """Fold until `stop` is set; the last fold after it leaves every committed batch in the rollups."""
+        self.run_until(stop.wait)
+
+    def run_until(self, wait: Callable[[float], bool]) -> None:
+        """Fold every interval until `wait(interval)` returns True (a stop), then once more."""
         try:
-            while not stop.wait(self._interval_s):
+            while not wait(self._interval_s):
                 self.tick()
             self.tick()
         finally:
@@ -223,20 +227,3 @@ class FolderLoop:
         if self._on_fold is not None:
             self._on_fold(done)
         return done
-
-
-class FolderThread:
-    """A FolderLoop in a daemon thread, for the engines (`pulse run`, `pulse spark`): start(), then stop()."""
-
-    def __init__(self, loop: FolderLoop) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=loop.run, args=(self._stop,), name="pulse-folder", daemon=True)
-
-    def start(self) -> FolderThread:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop after a last fold (bounded by the folder's statement timeout)."""
-        self._stop.set()
-        self._thread.join()
