@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -33,16 +34,18 @@ CASES = Path(__file__).resolve().parents[1] / "cases" / "conversion" / "orders.j
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0 Safari/537.36"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+XMAS = "?utm_source=newsletter&utm_medium=email&utm_campaign=xmas"
+BRAND = "?utm_source=google&utm_medium=cpc&utm_campaign=brand"
 COUNTRY = {"www.glamira.de": "DE", "www.glamira.co.uk": "GB", "www.glamira.fr": "FR", "www.glamira.se": "SE",
            "www.glamira.ch": "CH", "www.glamira.com.au": "AU", "www.glamira.ca": "CA", "www.glamira.cl": "CL",
            "www.glamira.com": None}  # fmt: skip
 
 
 def _event(host: str, at: str, device: str | None, *, collection: str = "view_product_detail",
-           ua: str = CHROME, ip: str = "81.20.30.40", **extra: Any) -> dict[str, Any]:
+           ua: str = CHROME, ip: str = "81.20.30.40", query: str = "", **extra: Any) -> dict[str, Any]:
     moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
     return {"id": str(uuid.uuid4()), "time_stamp": int(moment.timestamp()), "collection": collection,
-            "current_url": f"https://{host}/glamira-ring-101.html", "device_id": device, "ip": ip,
+            "current_url": f"https://{host}/glamira-ring-101.html{query}", "device_id": device, "ip": ip,
             "user_agent": ua, "store_id": "6", "referrer_url": "", **extra}
 
 
@@ -56,14 +59,14 @@ def _events() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         _event("www.glamira.de", "2026-03-29T12:00:00Z", "v1"),
         _event("www.glamira.de", "2026-03-29T23:30:00Z", "v1"),  # Berlin: already 2026-03-30
         _event("www.glamira.de", "2026-03-28T23:30:00Z", "v10"),  # Berlin: 2026-03-29 00:30
-        _event("www.glamira.co.uk", "2026-03-29T14:00:00Z", "v2"),
+        _event("www.glamira.co.uk", "2026-03-29T14:00:00Z", "v2", query=BRAND),  # its order is resent
         _event("www.glamira.de", "2026-03-29T14:01:00Z", "v2"),  # one visitor on two storefronts
         _event("www.glamira.fr", "2026-03-29T09:00:00Z", None, ip="203.0.113.7"),
         _event("www.glamira.fr", "2026-03-29T09:05:00Z", None, ip="203.0.113.99"),  # same /24 and agent: same
         _event("www.glamira.fr", "2026-03-29T09:06:00Z", None, ip="203.0.113.99", ua=FIREFOX),  # another agent
         _event("www.glamira.fr", "2026-03-30T09:00:00Z", None, ip="203.0.113.7"),  # the next day: rotated
         # v5 goes through the whole funnel before its order (5005, 13:00) on glamira.ch
-        _event("www.glamira.ch", "2026-03-29T12:40:00Z", "v5"),
+        _event("www.glamira.ch", "2026-03-29T12:40:00Z", "v5", query=XMAS),
         _event("www.glamira.ch", "2026-03-29T12:45:00Z", "v5", collection="add_to_cart_action"),
         _event("www.glamira.ch", "2026-03-29T12:50:00Z", "v5", collection="checkout"),
         _event("www.glamira.de", "2026-03-29T15:00:00Z", "vbot", ua=GOOGLEBOT),  # a bot is no visitor
@@ -126,15 +129,14 @@ FUNNEL = ("view_product_detail", "add_to_cart_action", "checkout", "checkout_suc
 GAP_S = 30 * 60
 
 
-def expected_visits(events: list[dict[str, Any]], zone: str) -> dict[str, Any]:
-    """Visits of DAY in `zone` (by their start), from the events: per visitor sorted, cut at gaps over 30 min."""
+def _visits_of_day(events: list[dict[str, Any]], zone: str) -> list[list[dict[str, Any]]]:
+    """The visits of DAY in `zone` (by their start): each visitor's events sorted, cut at gaps over 30 min."""
     times: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         visitor = _visitor(event)
         if visitor is not None:
             times[visitor].append(event)
-    visits = bounces = 0
-    steps = [0, 0, 0, 0]
+    found = []
     for run_events in times.values():
         runs: list[list[dict[str, Any]]] = []
         for event in sorted(run_events, key=lambda e: e["time_stamp"]):
@@ -142,21 +144,69 @@ def expected_visits(events: list[dict[str, Any]], zone: str) -> dict[str, Any]:
                 runs[-1].append(event)
             else:
                 runs.append([event])
-        for run in runs:
-            start = datetime.fromtimestamp(run[0]["time_stamp"], UTC).astimezone(ZoneInfo(zone)).date()
-            if start != DAY:
-                continue
-            visits += 1
-            bounces += sum(e["collection"].startswith("view_") for e in run) <= 1
-            at = None
-            for index, wanted in enumerate(FUNNEL):
-                found = [e["time_stamp"] for e in run
-                         if e["collection"] == wanted and (at is None or e["time_stamp"] > at)]
-                if not found:
-                    break
-                steps[index] += 1
-                at = min(found)
+        found += [run for run in runs
+                  if datetime.fromtimestamp(run[0]["time_stamp"], UTC).astimezone(ZoneInfo(zone)).date() == DAY]
+    return found
+
+
+def expected_visits(events: list[dict[str, Any]], zone: str) -> dict[str, Any]:
+    """Visits of DAY in `zone`: how many, bounces, and how many reached each funnel step in order."""
+    visits = bounces = 0
+    steps = [0, 0, 0, 0]
+    for run in _visits_of_day(events, zone):
+        visits += 1
+        bounces += sum(e["collection"].startswith("view_") for e in run) <= 1
+        at = None
+        for index, wanted in enumerate(FUNNEL):
+            found = [e["time_stamp"] for e in run if e["collection"] == wanted and (at is None or e["time_stamp"] > at)]
+            if not found:
+                break
+            steps[index] += 1
+            at = min(found)
     return {"visits": visits, "bounces": bounces, "steps": steps}
+
+
+Utm = tuple[str | None, str | None, str | None]
+
+
+def expected_campaign_orders(events: list[dict[str, Any]], orders: list[dict[str, Any]], zone: str
+                             ) -> tuple[dict[Utm, dict[str, tuple[int, Decimal]]], dict[Utm, int]]:
+    """({landing UTM: {currency: (orders, revenue)}}, {landing UTM: unreadable orders}) of DAY's visits in
+    `zone`: an order is in the visit of the first event that carried it (a resent checkout is a later copy)."""
+    labels = {o["order_id"]: o for o in orders}
+    first: dict[str, str] = {}
+    for event in sorted((e for e in events if "order_id" in e), key=lambda e: e["time_stamp"]):
+        first.setdefault(str(event["order_id"]), event["id"])
+    money: dict[Utm, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
+    unreadable: dict[Utm, int] = defaultdict(int)
+    for run in _visits_of_day(events, zone):
+        query = parse_qs(urlsplit(run[0]["current_url"]).query)
+        utm = tuple(query[name][0] if name in query else None for name in ("utm_source", "utm_medium",
+                                                                              "utm_campaign"))
+        for event in run:
+            if "order_id" not in event or first[str(event["order_id"])] != event["id"]:
+                continue
+            order = labels[str(event["order_id"])]
+            if "issue" in order:
+                unreadable[utm] += 1  # type: ignore[index]
+                continue
+            n, amount = money[utm].get(order["currency"], (0, Decimal(0)))  # type: ignore[index]
+            money[utm][order["currency"]] = (n + 1, amount + Decimal(order["revenue"]))  # type: ignore[index]
+    return dict(money), dict(unreadable)
+
+
+def _campaign_orders(rows: list[dict[str, Any]]) -> tuple[dict[Utm, dict[str, tuple[int, Decimal]]], dict[Utm, int]]:
+    """The campaigns answer's orders per landing UTM (its rows also split by referrer: summed here)."""
+    money: dict[Utm, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
+    unreadable: dict[Utm, int] = defaultdict(int)
+    for row in rows:
+        utm = (row["utm_source"], row["utm_medium"], row["utm_campaign"])
+        for line in row["revenue"]:
+            n, amount = money[utm].get(line["currency"], (0, Decimal(0)))
+            money[utm][line["currency"]] = (n + line["orders"], amount + Decimal(line["revenue"]))
+        if row["unreadable_orders"]:
+            unreadable[utm] += row["unreadable_orders"]
+    return dict(money), dict(unreadable)
 
 
 def _load(settings: Settings, events: list[dict[str, Any]], path: Path) -> None:
@@ -170,7 +220,8 @@ def _load(settings: Settings, events: list[dict[str, Any]], path: Path) -> None:
 def _answers(settings: Settings, zone: str) -> dict[str, Any]:
     window = KpiWindow(day=DAY, tz=zone, view_collections=("view_product_detail",))
     with psycopg.connect(settings.reader_url) as conn:
-        return {name: run_kpi(conn, name, window)["rows"] for name in ("visitors", "revenue", "sessions", "funnel")}
+        return {name: run_kpi(conn, name, window)["rows"]
+                for name in ("visitors", "revenue", "sessions", "funnel", "campaigns")}
 
 
 def test_visitors_and_orders_are_exact_once_in_two_zones(pipeline: Settings, tmp_path: Path) -> None:
@@ -203,11 +254,21 @@ def test_visitors_and_orders_are_exact_once_in_two_zones(pipeline: Settings, tmp
         assert {row["currency"]: (row["orders"], row["items"], Decimal(row["revenue"]))
                 for row in revenue["by_currency"]} == totals, zone
         assert {row["issue"]: row["orders"] for row in revenue["unreadable"]} == issues, zone
+        money, unreadable = expected_campaign_orders(on_time, orders, zone)
+        assert _campaign_orders(answers["campaigns"]) == (money, unreadable), zone
+        assert money[("newsletter", "email", "xmas")] == {"CHF": (1, Decimal("1280.00"))}, zone  # by hand
+        assert money[("google", "cpc", "brand")] == {"GBP": (1, Decimal("880.00"))}, zone  # resent: once
         for row in revenue["by_currency"]:  # in the currency's minor units, as the revenue is
             assert Decimal(row["average_order_value"]) == (Decimal(row["revenue"]) / row["orders"]).quantize(
                 Decimal(row["revenue"]))
     # Berlin's day starts two hours earlier (CET) and ends two hours earlier (CEST): the two zones differ
     assert first["UTC"] != first["Europe/Berlin"]
+    # A zone's day rollups rebuilt from the visits and orders (what a zone added later gets) equal the folded ones
+    with psycopg.connect(pipeline.database_url, autocommit=True) as owner:
+        owner.execute("SELECT pulse_rebuild_kpi_zone(%s)", ("Europe/Berlin",))
+    rebuilt = _answers(pipeline, "Europe/Berlin")
+    assert {k: v for k, v in rebuilt.items() if k != "visitors"} == {
+        k: v for k, v in first["Europe/Berlin"].items() if k != "visitors"}  # visitors: a ledger, not rebuilt
     with psycopg.connect(pipeline.database_url) as owner:
         stored = owner.execute("SELECT order_id, currency, revenue, issue FROM fact_order ORDER BY 1").fetchall()
     assert stored == [(o["order_id"], o.get("currency"), Decimal(o["revenue"]) if "revenue" in o else None,

@@ -183,6 +183,11 @@ _CONVERSION_CHECKS = {
                + (SELECT coalesce(sum(late_events), 0) FROM rollup_visit_late_day)
                + (SELECT coalesce(sum(late_events), 0) FROM rollup_visit_late_day_delta),
                (SELECT count(*) FILTER (WHERE idle IS NULL OR idle > interval '30 minutes') FROM events)""",
+    "campaign orders: the rollup holds the orders of the stored visits once, per zone": """
+        SELECT (SELECT coalesce(sum(orders), 0) FROM rollup_campaign_order_day)
+               + (SELECT coalesce(sum(orders), 0) FROM rollup_campaign_order_day_delta),
+               (SELECT count(*) * (SELECT count(*) FROM kpi_zone)
+                FROM visit v JOIN fact_order o ON o.visitor = v.visitor AND o.event_time = ANY (v.successes))""",
     "visits: every event of a visit is a loaded fact": """
         SELECT least((SELECT coalesce(sum(events), 0) FROM visit), (SELECT count(*) FROM fact_event)),
                (SELECT coalesce(sum(events), 0) FROM visit)""",

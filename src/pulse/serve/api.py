@@ -188,7 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
     def funnel(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
         return reader.kpi("funnel", day, tz, include_bots)
 
-    @api.get("/kpis/campaigns", summary="Visits, bounce rate and orders by landing source and UTM campaign")
+    @api.get("/kpis/campaigns", summary="Visits, bounce rate, orders and revenue by landing source and UTM campaign")
     def campaigns(day: DateParam = None, tz: TzParam = None, include_bots: BotsParam = None) -> dict[str, Any]:
         return reader.kpi("campaigns", day, tz, include_bots)
 

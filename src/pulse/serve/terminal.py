@@ -68,6 +68,8 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cell(key: str, value: Any) -> str:
+    if isinstance(value, list):  # amounts per currency (a campaign's revenue)
+        return ", ".join(f"{m['revenue']} {m['currency']}" for m in value) or "—"
     if isinstance(value, bool) or value is None:
         return "—" if value is None else str(value)
     if isinstance(value, int):

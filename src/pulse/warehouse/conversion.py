@@ -8,6 +8,8 @@
   storefront or landing source: bounce rate (visits of at most one page view), average duration, pages per
   visit, and the shopping funnel in order (visits reaching each step; `orders` = visits reaching
   checkout_success). `late_events` counts events that came too late to join a visit (they count elsewhere).
+  `campaigns` adds the orders and revenue per currency of each source's visits (an order belongs to the visit
+  its first checkout_success event is in; rollup_campaign_order_day, migration 0013).
 - `realtime`: visitors whose latest visit saw an event in the last 5 minutes (event time; bots excluded).
 - `revenue`: orders (one per order id), items, revenue and average order value per currency and per
   storefront and currency, as exact decimal strings in the currency's minor units; orders whose amounts could
@@ -53,6 +55,15 @@ WHERE r.zone = %(tz)s AND r.day = %(day)s
 GROUP BY 1, 2, 3, 4, 5 HAVING sum(r.visits) > 0
 ORDER BY 6 DESC, 1 ASC NULLS FIRST, 2 ASC NULLS FIRST, 3, 4, 5
 LIMIT %(limit)s
+"""
+# Orders and revenue by landing source: each order in the visit its first checkout_success event is in.
+_CAMPAIGN_ORDERS = """
+SELECT d.referrer_class, d.referrer_domain, r.utm_source, r.utm_medium, r.utm_campaign, r.currency,
+       sum(r.orders)::bigint, sum(r.revenue)
+FROM rollup_campaign_order_day r LEFT JOIN dim_referrer d USING (referrer_key)
+WHERE r.zone = %(tz)s AND r.day = %(day)s
+GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(r.orders) <> 0
+ORDER BY 6
 """
 
 _VISITORS = """
@@ -118,12 +129,29 @@ def funnel(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict[s
 
 
 def campaigns(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> list[dict[str, Any]]:
-    """Visits by landing source (referrer class and domain, UTM source/medium/campaign), most first."""
+    """Visits by landing source (referrer class and domain, UTM source/medium/campaign), most first, with the
+    orders and revenue of those visits per currency (`revenue`) and the orders whose amounts could not be read."""
     _kept(window, kept, "campaigns")
     rows = conn.execute(_CAMPAIGNS, {**window.params(), "limit": CAMPAIGN_ROWS}).fetchall()
+    money: dict[tuple[object, ...], list[dict[str, Any]]] = {}
+    unreadable: dict[tuple[object, ...], int] = {}
+    for *source_key, currency, orders, amount in conn.execute(_CAMPAIGN_ORDERS, window.params()).fetchall():
+        if currency:
+            money.setdefault(tuple(source_key), []).append(_amount(currency, int(orders), amount))
+        else:
+            unreadable[tuple(source_key)] = int(orders)
     return [{"referrer_class": klass, "referrer_domain": domain, "utm_source": source or None,
-             "utm_medium": medium or None, "utm_campaign": campaign or None, **_visit_metrics(*m)}
+             "utm_medium": medium or None, "utm_campaign": campaign or None, **_visit_metrics(*m),
+             "revenue": sorted(money.get((klass, domain, source, medium, campaign), []),
+                               key=lambda r: (-Decimal(r["revenue"]), r["currency"])),
+             "unreadable_orders": unreadable.get((klass, domain, source, medium, campaign), 0)}
             for klass, domain, source, medium, campaign, *m in rows]
+
+
+def _amount(currency: str, orders: int, amount: Decimal) -> dict[str, Any]:
+    """Orders and their revenue in one currency, as an exact decimal string in its minor units."""
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    return {"currency": currency, "orders": orders, "revenue": str(amount.quantize(unit))}
 
 
 _NOW = """

@@ -67,9 +67,9 @@ WITH new_ids AS (
   SELECT * FROM fresh WHERE collection <> %(canary)s
 ), new_orders AS (
   INSERT INTO fact_order (order_id, event_id, event_time, collection, site_key, store_id, is_bot,
-                          currency, revenue, items, issue)
+                          currency, revenue, items, issue, visitor)
   SELECT DISTINCT ON (order_id) order_id, event_id, event_time, collection, site_key, store_id, is_bot,
-         order_currency, order_revenue, order_items, order_issue
+         order_currency, order_revenue, order_items, order_issue, visitor
   FROM counted WHERE order_items IS NOT NULL AND order_id IS NOT NULL
   ORDER BY order_id, event_time, event_id
   ON CONFLICT (order_id) DO NOTHING

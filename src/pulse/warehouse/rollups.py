@@ -112,10 +112,17 @@ VISIT_DAY = Rollup(
 VISIT_LATE_DAY = Rollup("rollup_visit_late_day", Grain.LEDGER_DAY, (Key("site_key"),),
                         measures=(Measure("late_events"),), feed=None)
 
+# Orders and revenue per zone's local day of their visit's start, landing source and currency (the folder's
+# visits step, signed like VISIT_DAY's: an order belongs to the visit its first checkout_success event is in).
+CAMPAIGN_ORDER_DAY = Rollup(
+    "rollup_campaign_order_day", Grain.LEDGER_DAY, (*VISIT_DAY.keys, Key("currency")),
+    measures=(Measure("orders"), Measure("revenue")), feed=None,
+)
+
 # In the order the loader's statement writes them (15-minute rollups first, as the migrations list them).
 ROLLUPS: tuple[Rollup, ...] = (
     PRODUCT, SITE_STORE, REFERRER, BROWSER_OS, PRODUCT_DAY, SITE_STORE_DAY, REFERRER_DAY, BROWSER_HOUR, OS_HOUR,
-    ORDER, ORDER_DAY, VISITOR_DAY, VISIT_DAY, VISIT_LATE_DAY,
+    ORDER, ORDER_DAY, VISITOR_DAY, VISIT_DAY, VISIT_LATE_DAY, CAMPAIGN_ORDER_DAY,
 )
 
 # The rollups the batch writes deltas for: the 15-minute ones and the ledger-fed ones; the folder derives the rest.

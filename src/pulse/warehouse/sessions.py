@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from operator import itemgetter
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -33,7 +34,14 @@ from psycopg import sql
 
 from pulse.model.sessions import Visit, VisitEvent, sessionize, visits_of_events
 from pulse.model.star import CANARY_COLLECTION, STAGE_COLUMNS, Row
-from pulse.warehouse.rollups import DELTA_SLOTS, VISIT_DAY, VISIT_DELTA, VISIT_LATE_DAY, delta_partition
+from pulse.warehouse.rollups import (
+    CAMPAIGN_ORDER_DAY,
+    DELTA_SLOTS,
+    VISIT_DAY,
+    VISIT_DELTA,
+    VISIT_LATE_DAY,
+    delta_partition,
+)
 
 if TYPE_CHECKING:
     from pulse.settings import Settings
@@ -49,6 +57,12 @@ _WINDOW = sql.SQL("""
 SELECT {columns} FROM visit v JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS w (who, lo, hi)
   ON v.visitor = w.who AND v.ended_at >= w.lo AND v.started_at <= w.hi
 """).format(columns=sql.SQL(", ").join(sql.Identifier("v", c) for c in VISIT_COLUMNS))
+# The orders of visits: those whose first checkout_success event is one of the visit's (visitor, success time).
+_ORDERS = """
+SELECT o.visitor, o.event_time, CASE WHEN o.issue IS NULL THEN o.currency ELSE '' END, coalesce(o.revenue, 0)
+FROM fact_order o JOIN unnest(%s::text[], %s::timestamptz[]) AS s (who, at)
+  ON o.visitor = s.who AND o.event_time = s.at
+"""
 _DELETE = """
 DELETE FROM visit v USING unnest(%s::text[], %s::timestamptz[]) AS gone (who, started)
 WHERE v.visitor = gone.who AND v.started_at = gone.started
@@ -145,6 +159,7 @@ def fold_visits(conn: psycopg.Connection, slot: int, rules: VisitRules) -> Visit
                 copy.write_row((*_row(visit), visit.funnel_step))
     zones = [zone for (zone,) in conn.execute("SELECT zone FROM kpi_zone ORDER BY zone").fetchall()]
     _append_deltas(conn, slot, zones, removed, written, late)
+    _append_order_deltas(conn, slot, zones, removed, written)
     return VisitChange(removed=len(removed), written=len(written), late=sum(late.values()))
 
 
@@ -216,6 +231,37 @@ def _append_deltas(
     if late_rows:
         _copy(conn, VISIT_LATE_DAY.delta_table, slot, VISIT_LATE_DAY.columns + ("late_events",),
               [(*key, n) for key, n in sorted(late_rows.items())])
+
+
+def _append_order_deltas(
+    conn: psycopg.Connection, slot: int, zones: list[str], removed: list[Visit], written: list[Visit]
+) -> None:
+    """The campaign order rollup's deltas: the orders of each removed visit subtracted, of each written added.
+
+    An order is matched by its visitor and the time of its first checkout_success event, which is one of the
+    visit's success times (model/sessions.py keeps MAX_STEP_TIMES of them): a late order event that re-shapes
+    a visit is not in the old shape's times, so it is never subtracted before it was added."""
+    pairs = sorted({(v.visitor, at) for v in (*removed, *written) for at in v.successes})
+    if not pairs:
+        return
+    orders: dict[tuple[str, datetime], list[tuple[str, Decimal]]] = defaultdict(list)
+    for visitor, at, currency, amount in conn.execute(_ORDERS, ([p[0] for p in pairs], [p[1] for p in pairs])):
+        orders[(visitor, at)].append((currency, amount))
+    totals: dict[tuple[object, ...], list[object]] = defaultdict(lambda: [0, Decimal(0)])
+    for sign, visits in ((-1, removed), (1, written)):
+        for visit in visits:
+            found = [order for at in set(visit.successes) for order in orders.get((visit.visitor, at), ())]
+            for zone in zones:
+                day = visit.started_at.astimezone(ZoneInfo(zone)).date()
+                for currency, amount in found:
+                    row = totals[(zone, day, visit.site_key, visit.referrer_key or 0, visit.utm_source or "",
+                                  visit.utm_medium or "", visit.utm_campaign or "", currency)]
+                    row[0] += sign  # type: ignore[operator]
+                    row[1] += sign * amount  # type: ignore[operator]
+    changed = [(*key, *values) for key, values in sorted(totals.items()) if any(values)]
+    if changed:
+        _copy(conn, CAMPAIGN_ORDER_DAY.delta_table, slot,
+              CAMPAIGN_ORDER_DAY.columns + tuple(m.column for m in CAMPAIGN_ORDER_DAY.measures), changed)
 
 
 def _copy(conn: psycopg.Connection, table: str, slot: int, columns: tuple[str, ...], rows: list[tuple[object, ...]]

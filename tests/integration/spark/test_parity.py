@@ -25,9 +25,9 @@ pytestmark = pytest.mark.integration
 
 DAY = date(2026, 3, 29)
 ROLLUPS = ("rollup_product", "rollup_site_store", "rollup_referrer", "rollup_browser_os")
-# The conversion state (migration 0012): ledgers, visits and their rollups.
+# The conversion state (migrations 0012, 0013): ledgers, visits and their rollups.
 CONVERSION = ("fact_order", "visitor_day", "visit", "rollup_order", "rollup_order_day", "rollup_visitor_day",
-              "rollup_visit_day", "rollup_visit_late_day")
+              "rollup_visit_day", "rollup_visit_late_day", "rollup_campaign_order_day")
 # Load timestamps differ by nature; a duplicated event keeps the coordinates of whichever copy committed
 # first, which depends on timing in both engines (checked separately for events sent once).
 IGNORED = {

@@ -40,3 +40,11 @@ def test_the_funnel_per_storefront_shows_a_column_per_step() -> None:
 
 def test_an_empty_answer_says_so() -> None:
     assert "nothing yet" in _shown({"kpi": "campaigns", "rows": []})
+
+
+def test_a_campaign_shows_its_revenue_per_currency() -> None:
+    text = _shown({"kpi": "campaigns", "rows": [
+        {"referrer_class": "search", "utm_campaign": "xmas", "visits": 40, "conversion_rate": 0.075,
+         "revenue": [{"currency": "EUR", "orders": 2, "revenue": "1880.00"},
+                     {"currency": "GBP", "orders": 1, "revenue": "99.50"}], "unreadable_orders": 0}]})
+    assert "1880.00 EUR, 99.50 GBP" in text and "xmas" in text and "7.50%" in text

@@ -197,7 +197,8 @@
                 (r) => Number(r.revenue), (r) => r.revenue);
     const sources = campaigns.rows || [];
     renderTable("campaigns", sources.slice(0, 10), (r) => [r.referrer_class, r.referrer_domain, r.utm_source,
-      r.utm_medium, r.utm_campaign].filter(Boolean).join(" · ") + ` · bounce ${pct(r.bounce_rate)}`,
+      r.utm_medium, r.utm_campaign].filter(Boolean).join(" · ") + ` · bounce ${pct(r.bounce_rate)}`
+      + (r.revenue || []).map((m) => ` · ${m.revenue} ${m.currency}`).join(""),
     (r) => r.visits);
   }
 
