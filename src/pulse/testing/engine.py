@@ -34,33 +34,28 @@ class EngineProcess:
         """True while the process runs."""
         return self.process.poll() is None
 
-    def children(self, engines: bool = True) -> list[int]:
-        """Process ids of its children, from /proc: the engines of `pulse run --processes N` (`pulse.cli`
-        processes), or with engines=False the others (the folder process, multiprocessing's resource tracker)."""
+    def children(self, running: bytes = b"pulse.cli") -> list[int]:
+        """Process ids of its children whose command line holds `running`, from /proc: by default the engines
+        of `pulse run --processes N`; `spawn_main` finds its folder process (engines/folder_process.py)."""
         pids = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-                command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+                command = (stat.parent / "cmdline").read_bytes()
             except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
-            if parent == self.process.pid and (b"pulse.cli" in command) == engines:
+            if parent == self.process.pid and running in command:
                 pids.append(int(stat.parent.name))
         return sorted(pids)
 
     def folder(self, timeout: float = 60) -> int:
-        """The process id of its folder process (engines/folder_process.py), once it runs."""
+        """The process id of its folder process, once it runs."""
         deadline = time.monotonic() + timeout
-        while True:
-            for pid in self.children(engines=False):
-                try:
-                    if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                        return pid
-                except OSError:
-                    continue
+        while not (pids := self.children(b"spawn_main")):
             assert self.alive(), f"the engine exited: {self.log()[-2000:]}"
             assert time.monotonic() < deadline, f"no folder process after {timeout:.0f} s"
             time.sleep(0.1)
+        return pids[0]
 
     def log(self) -> str:
         """Everything the engine logged so far."""

@@ -142,16 +142,14 @@ def campaigns(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> lis
             unreadable[tuple(source_key)] = int(orders)
     return [{"referrer_class": klass, "referrer_domain": domain, "utm_source": source or None,
              "utm_medium": medium or None, "utm_campaign": campaign or None, **_visit_metrics(*m),
-             "revenue": sorted(money.get((klass, domain, source, medium, campaign), []),
-                               key=lambda r: (-Decimal(r["revenue"]), r["currency"])),
+             "revenue": sorted(money.get((klass, domain, source, medium, campaign), []), key=_most_revenue),
              "unreadable_orders": unreadable.get((klass, domain, source, medium, campaign), 0)}
             for klass, domain, source, medium, campaign, *m in rows]
 
 
 def _amount(currency: str, orders: int, amount: Decimal) -> dict[str, Any]:
-    """Orders and their revenue in one currency, as an exact decimal string in its minor units."""
-    unit = Decimal(1).scaleb(-minor_units(currency))
-    return {"currency": currency, "orders": orders, "revenue": str(amount.quantize(unit))}
+    """Orders and their revenue in one currency."""
+    return {"currency": currency, "orders": orders, "revenue": _exact(currency, amount)}
 
 
 _NOW = """
@@ -218,7 +216,7 @@ def revenue(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict[
         facts[(host, currency)] = (code, country)
     return {
         "by_currency": sorted((_money(currency, *totals) for currency, totals in by_currency.items()),
-                              key=lambda r: (-Decimal(r["revenue"]), r["currency"])),
+                              key=_most_revenue),
         "by_storefront": sorted(
             ({"storefront": host, "country_code": facts[(host, currency)][0],
               "country": facts[(host, currency)][1], **_money(currency, *totals)}
@@ -229,9 +227,18 @@ def revenue(conn: psycopg.Connection, window: KpiWindow, *, kept: bool) -> dict[
 
 
 def _money(currency: str, orders: int, items: int, amount: Decimal) -> dict[str, Any]:
-    """One line of revenue: exact decimal strings in the currency's minor units (JSON has no decimal type)."""
-    unit = Decimal(1).scaleb(-minor_units(currency))
+    """One line of revenue, with its items and average order value."""
     return {
-        "currency": currency, "orders": orders, "items": items, "revenue": str(amount.quantize(unit)),
-        "average_order_value": str((amount / orders).quantize(unit)) if orders else None,
+        "currency": currency, "orders": orders, "items": items, "revenue": _exact(currency, amount),
+        "average_order_value": _exact(currency, amount / orders) if orders else None,
     }
+
+
+def _exact(currency: str, amount: Decimal) -> str:
+    """An exact decimal string in the currency's minor units (JSON has no decimal type)."""
+    return str(amount.quantize(Decimal(1).scaleb(-minor_units(currency))))
+
+
+def _most_revenue(line: dict[str, Any]) -> tuple[Decimal, str]:
+    """Sort key of revenue lines: the most first, then by currency."""
+    return -Decimal(line["revenue"]), line["currency"]

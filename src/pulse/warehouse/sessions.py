@@ -40,6 +40,7 @@ from pulse.warehouse.rollups import (
     VISIT_DAY,
     VISIT_DELTA,
     VISIT_LATE_DAY,
+    Rollup,
     delta_partition,
 )
 
@@ -214,23 +215,18 @@ def _append_deltas(
             measures = (1, int(visit.bounced), visit.duration_s, visit.page_views,
                         int(step >= 1), int(step >= 2), int(step >= 3), int(step >= 4))
             for zone in zones:
-                key = (zone, visit.started_at.astimezone(ZoneInfo(zone)).date(), visit.site_key,
-                       visit.referrer_key or 0, visit.utm_source or "", visit.utm_medium or "",
-                       visit.utm_campaign or "")
-                row = totals[key]
+                row = totals[_landing(visit, zone)]
                 for index, value in enumerate(measures):
                     row[index] += sign * value
     changed = [(*key, *values) for key, values in sorted(totals.items()) if any(values)]
     if changed:
-        _copy(conn, VISIT_DAY.delta_table, slot, VISIT_DAY.columns + tuple(m.column for m in VISIT_DAY.measures),
-              changed)
+        _copy_deltas(conn, VISIT_DAY, slot, changed)
     late_rows: dict[tuple[object, ...], int] = defaultdict(int)
     for (site_key, at), count in late.items():
         for zone in zones:
             late_rows[(zone, at.astimezone(ZoneInfo(zone)).date(), site_key)] += count
     if late_rows:
-        _copy(conn, VISIT_LATE_DAY.delta_table, slot, VISIT_LATE_DAY.columns + ("late_events",),
-              [(*key, n) for key, n in sorted(late_rows.items())])
+        _copy_deltas(conn, VISIT_LATE_DAY, slot, [(*key, n) for key, n in sorted(late_rows.items())])
 
 
 def _append_order_deltas(
@@ -252,16 +248,25 @@ def _append_order_deltas(
         for visit in visits:
             found = [order for at in set(visit.successes) for order in orders.get((visit.visitor, at), ())]
             for zone in zones:
-                day = visit.started_at.astimezone(ZoneInfo(zone)).date()
+                landing = _landing(visit, zone)
                 for currency, amount in found:
-                    row = totals[(zone, day, visit.site_key, visit.referrer_key or 0, visit.utm_source or "",
-                                  visit.utm_medium or "", visit.utm_campaign or "", currency)]
+                    row = totals[(*landing, currency)]
                     row[0] += sign  # type: ignore[operator]
                     row[1] += sign * amount  # type: ignore[operator]
     changed = [(*key, *values) for key, values in sorted(totals.items()) if any(values)]
     if changed:
-        _copy(conn, CAMPAIGN_ORDER_DAY.delta_table, slot,
-              CAMPAIGN_ORDER_DAY.columns + tuple(m.column for m in CAMPAIGN_ORDER_DAY.measures), changed)
+        _copy_deltas(conn, CAMPAIGN_ORDER_DAY, slot, changed)
+
+
+def _landing(visit: Visit, zone: str) -> tuple[object, ...]:
+    """The visit rollups' key of a visit in `zone`: the local day of its start, storefront, landing source."""
+    return (zone, visit.started_at.astimezone(ZoneInfo(zone)).date(), visit.site_key, visit.referrer_key or 0,
+            visit.utm_source or "", visit.utm_medium or "", visit.utm_campaign or "")
+
+
+def _copy_deltas(conn: psycopg.Connection, rollup: Rollup, slot: int, rows: list[tuple[object, ...]]) -> None:
+    """Rows of (key columns, measures) into the rollup's delta partition of `slot`."""
+    _copy(conn, rollup.delta_table, slot, rollup.columns + tuple(m.column for m in rollup.measures), rows)
 
 
 def _copy(conn: psycopg.Connection, table: str, slot: int, columns: tuple[str, ...], rows: list[tuple[object, ...]]
